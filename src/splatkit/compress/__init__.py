@@ -1,0 +1,1 @@
+"""Compression stage backends: GaussianCloud -> CompressedBundle."""

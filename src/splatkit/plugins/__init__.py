@@ -1,0 +1,22 @@
+"""Plugins: pluggy hookspecs, the stage registry and the manager facade."""
+
+from splatkit.plugins.manager import (
+    BUILTIN_PLUGINS,
+    DISABLE_AUTOLOAD_ENV,
+    ENTRY_POINT_GROUP,
+    PluginManager,
+    get_plugin_manager,
+)
+from splatkit.plugins.registry import StageRegistry
+from splatkit.plugins.spec import hookimpl, hookspec
+
+__all__ = [
+    "BUILTIN_PLUGINS",
+    "DISABLE_AUTOLOAD_ENV",
+    "ENTRY_POINT_GROUP",
+    "PluginManager",
+    "StageRegistry",
+    "get_plugin_manager",
+    "hookimpl",
+    "hookspec",
+]

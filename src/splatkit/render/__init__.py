@@ -1,0 +1,1 @@
+"""Rasterizers shared by training, compression reports and the pipeline report."""

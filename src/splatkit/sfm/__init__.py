@@ -1,0 +1,1 @@
+"""SfM stage backends: photos or an OpenSfM folder -> Reconstruction."""

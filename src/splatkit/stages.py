@@ -1,0 +1,193 @@
+"""The stage protocol: what an SfM, training or compression backend looks like.
+
+A stage is a class with ``kind``, ``name``, a flat ``Config`` dataclass, a cheap
+``is_available()`` and ``run(input, config, workdir, progress) -> StageResult``. Subclass
+:class:`Stage` to get the defaults; register the class through the
+``splatkit_register_stages`` hook (see :mod:`splatkit.plugins`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Generic, Literal, TypeVar
+
+from splatkit.errors import ContractError
+
+__all__ = [
+    "STAGE_KINDS",
+    "StageKind",
+    "ProgressUpdate",
+    "ProgressCallback",
+    "no_progress",
+    "StageResult",
+    "Stage",
+    "config_from_mapping",
+    "config_to_dict",
+]
+
+StageKind = Literal["sfm", "train", "compress"]
+#: Stage kinds in pipeline order, with the contract each consumes and produces.
+STAGE_KINDS: dict[str, tuple[str, str]] = {
+    "sfm": ("ImageSet or a folder", "Reconstruction"),
+    "train": ("Reconstruction + images", "GaussianCloud"),
+    "compress": ("GaussianCloud", "CompressedBundle"),
+}
+
+OutputT = TypeVar("OutputT")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProgressUpdate:
+    """One progress report from a running stage.
+
+    Attributes
+    ----------
+    stage : str
+        ``"kind/name"`` of the reporting stage.
+    step, total : int, int or None
+        Work done and work expected (None when unknown).
+    message : str
+        Short human text ("extracting features", "densify").
+    metrics : Mapping[str, float]
+        Numbers worth plotting (loss, number of Gaussians, PSNR).
+    """
+
+    stage: str
+    step: int
+    total: int | None = None
+    message: str = ""
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+
+ProgressCallback = Callable[[ProgressUpdate], None]
+
+
+def no_progress(update: ProgressUpdate) -> None:
+    """The default progress callback: ignore updates."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageResult(Generic[OutputT]):
+    """What ``Stage.run`` returns.
+
+    Attributes
+    ----------
+    output
+        The next contract (a Reconstruction, GaussianCloud or CompressedBundle).
+    report : dict
+        JSON-able numbers and facts about the run (counts, errors, timings).
+    files : tuple[Path, ...]
+        Files the stage wrote under its workdir, the primary artifact first.
+    """
+
+    output: OutputT
+    report: dict[str, Any] = field(default_factory=dict)
+    files: tuple[Path, ...] = ()
+
+    def __post_init__(self) -> None:
+        try:
+            json.dumps(self.report)
+        except (TypeError, ValueError) as e:
+            raise ContractError(f"StageResult.report must be JSON-able: {e}", field="StageResult.report") from e
+        object.__setattr__(self, "files", tuple(Path(f) for f in self.files))
+
+
+@dataclass(frozen=True, kw_only=True)
+class _EmptyConfig:
+    """A stage with no options."""
+
+
+class Stage:
+    """Base class for stage backends; subclasses set the class attributes and ``run``.
+
+    Class attributes
+    ----------------
+    kind : {"sfm", "train", "compress"}
+    name : str
+        Short registry name, unique within its kind (``"pycolmap"``, ``"cpu"``).
+    Config : type
+        A frozen dataclass of flat options (str, int, float, bool, or None defaults).
+    description : str
+        One line for ``splatkit plugins``.
+    install_hint : str
+        What to install when unavailable, e.g. ``pip install 'splatkit[sfm]'``.
+    """
+
+    kind: ClassVar[str]
+    name: ClassVar[str]
+    Config: ClassVar[type] = _EmptyConfig
+    description: ClassVar[str] = ""
+    install_hint: ClassVar[str] = ""
+
+    @classmethod
+    def is_available(cls) -> bool:
+        """Cheap check that the backend can run here. Must not import heavy packages."""
+        return cls.unavailable_reason() is None
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why the backend cannot run here (with the fix), or None when it can."""
+        return None
+
+    def run(
+        self,
+        input: Any,
+        config: Any,
+        workdir: Path,
+        progress: ProgressCallback = no_progress,
+    ) -> StageResult[Any]:
+        """Run the stage on ``input``; write files under ``workdir``; never mutate ``input``."""
+        raise NotImplementedError
+
+    @classmethod
+    def qualified_name(cls) -> str:
+        return f"{cls.kind}/{cls.name}"
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A flat config dataclass as a JSON-able dict."""
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+
+
+def config_from_mapping(config_cls: type, values: Mapping[str, Any], *, where: str = "") -> Any:
+    """Build ``config_cls`` from a mapping (TOML table, CLI flags), rejecting unknown keys.
+
+    Values are converted to the type of the field's default where that is a plain scalar
+    (``"3"`` -> 3 for an int option).
+    """
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(values) - set(fields))
+    prefix = f"{where}: " if where else ""
+    if unknown:
+        raise ContractError(
+            f"{prefix}unknown option(s) {unknown} for {config_cls.__qualname__}; known: {sorted(fields)}",
+            field=config_cls.__qualname__, expected=sorted(fields), actual=unknown)
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        f = fields[key]
+        default = f.default if f.default is not dataclasses.MISSING else None
+        kwargs[key] = _coerce(value, default, f"{prefix}{key}")
+    return config_cls(**kwargs)
+
+
+def _coerce(value: Any, default: Any, where: str) -> Any:
+    if default is None or value is None or isinstance(default, (tuple, list, dict)):
+        return value
+    kind = type(default)
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    try:
+        if kind is bool:
+            if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                return value.lower() in ("1", "true", "yes", "on")
+            raise ValueError(value)
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        return kind(value)
+    except (TypeError, ValueError) as e:
+        raise ContractError(f"{where}: expected {kind.__name__}, got {value!r}", field=where,
+                            expected=kind.__name__, actual=value) from e

@@ -1,0 +1,50 @@
+"""Shared fixtures: real datasets (skipped when absent), CUDA marker handling."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+# CI boxes are slow and shared: no per-example deadline, few examples by default.
+settings.register_profile("splatkit", deadline=None, max_examples=40,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "splatkit"))
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DATASETS = Path(os.environ.get("SPLATKIT_DATASETS", PROJECT_ROOT.parent / "shared" / "datasets"))
+
+
+@pytest.fixture(scope="session")
+def datasets_dir() -> Path:
+    """``../shared/datasets``; tests that use it skip when it is absent."""
+    if not DATASETS.is_dir():
+        pytest.skip(f"real datasets not found at {DATASETS}")
+    return DATASETS
+
+
+def dataset(name: str) -> Path:
+    """Path of one dataset folder, skipping the calling test when it is missing."""
+    path = DATASETS / name
+    if not path.exists():
+        pytest.skip(f"dataset {name} not found at {path}")
+    return path
+
+
+def _cuda_ready() -> bool:
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if any("cuda" in item.keywords for item in items) and not _cuda_ready():
+        skip = pytest.mark.skip(reason="needs a CUDA device (none here)")
+        for item in items:
+            if "cuda" in item.keywords:
+                item.add_marker(skip)
