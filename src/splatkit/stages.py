@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,8 +157,9 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 def config_from_mapping(config_cls: type, values: Mapping[str, Any], *, where: str = "") -> Any:
     """Build ``config_cls`` from a mapping (TOML table, CLI flags), rejecting unknown keys.
 
-    Values are converted to the type of the field's default where that is a plain scalar
-    (``"3"`` -> 3 for an int option).
+    Values are converted to the field's scalar type (``"3"`` -> 3 for an ``int`` option, also for
+    ``int | None``), taken from its annotation or, failing that, from its default. A bool is not
+    accepted for an int or float option.
     """
     fields = {f.name: f for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(values) - set(fields))
@@ -166,21 +168,41 @@ def config_from_mapping(config_cls: type, values: Mapping[str, Any], *, where: s
         raise ContractError(
             f"{prefix}unknown option(s) {unknown} for {config_cls.__qualname__}; known: {sorted(fields)}",
             field=config_cls.__qualname__, expected=sorted(fields), actual=unknown)
+    try:
+        hints = typing.get_type_hints(config_cls)
+    except Exception:  # an annotation that does not resolve here: fall back to the defaults' types
+        hints = {}
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
-        f = fields[key]
-        default = f.default if f.default is not dataclasses.MISSING else None
-        kwargs[key] = _coerce(value, default, f"{prefix}{key}")
-    return config_cls(**kwargs)
+        kind = _scalar_kind(hints.get(key), fields[key])
+        kwargs[key] = value if kind is None or value is None else _coerce(value, kind, f"{prefix}{key}")
+    try:
+        return config_cls(**kwargs)
+    except TypeError as e:  # a required option was not given
+        raise ContractError(f"{prefix}{config_cls.__qualname__}: {e}", field=config_cls.__qualname__) from e
 
 
-def _coerce(value: Any, default: Any, where: str) -> Any:
-    if default is None or value is None or isinstance(default, (tuple, list, dict)):
-        return value
-    kind = type(default)
-    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+_SCALARS = (bool, int, float, str)
+
+
+def _scalar_kind(hint: Any, f: dataclasses.Field) -> type | None:
+    """``bool``/``int``/``float``/``str`` for a scalar (or optional scalar) option, else None."""
+    if hint in _SCALARS:
+        return hint
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if len(args) == 1 and args[0] in _SCALARS:  # ``int | None``, ``Optional[int]``
+        return args[0]
+    if hint is None and f.default is not dataclasses.MISSING and type(f.default) in _SCALARS:
+        return type(f.default)
+    return None
+
+
+def _coerce(value: Any, kind: type, where: str) -> Any:
+    if isinstance(value, kind) and not (kind is not bool and isinstance(value, bool)):
         return value
     try:
+        if isinstance(value, bool) and kind in (int, float):
+            raise ValueError(value)  # int(True) == 1 would hide a misplaced flag
         if kind is bool:
             if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
                 return value.lower() in ("1", "true", "yes", "on")

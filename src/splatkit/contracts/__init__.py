@@ -7,6 +7,7 @@ from splatkit.contracts.bundle import CompressedBundle
 from splatkit.contracts.gaussians import SH_COEFFS_FOR_DEGREE, GaussianCloud, sh_degree_for_coeffs
 from splatkit.contracts.georeference import Georeference
 from splatkit.contracts.images import CameraHints, GpsPosition, ImageRecord, ImageSet
+from splatkit.contracts.posed_images import PosedImages
 from splatkit.contracts.reconstruction import (
     CAMERA_MODELS,
     DEFAULT_MIN_FRAMES,
@@ -33,6 +34,7 @@ __all__ = [
     "ImageRecord",
     "ImageSet",
     "Points",
+    "PosedImages",
     "Reconstruction",
     "Tracks",
     "sh_degree_for_coeffs",

@@ -2,7 +2,8 @@
 
 Constructors call :func:`as_readonly_array` on each array field: it checks the shape against a
 pattern, checks the dtype can be cast without changing kind (float64 -> float32 is fine,
-float -> int is not), and returns a read-only array that the contract owns.
+float -> int is not; integers of any width convert when their values fit), and returns a
+read-only array that the contract owns.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def as_readonly_array(
     field
         Name used in errors, e.g. ``"GaussianCloud.means"``.
     dtype
-        The contract's dtype. The input must be castable to it with ``same_kind`` casting.
+        The contract's dtype. The input must be castable to it with ``same_kind`` casting, or be
+        integers (or bools) whose values fit an integer ``dtype``.
     shape
         Pattern such as ``("N", 3)``; named dims are bound in ``sizes`` on first use.
     sizes
@@ -51,13 +53,26 @@ def as_readonly_array(
     """
     target = np.dtype(dtype)
     arr = np.asarray(value)
-    if arr.dtype == object or not np.can_cast(arr.dtype, target, casting="same_kind"):
+    # Integers convert between widths and signedness (int64 colours -> uint8) when every value
+    # fits; a plain cast would wrap silently (300 -> 44, index 2**32 -> 0).
+    int_to_int = target.kind in "iu" and arr.dtype.kind in "biu"
+    if arr.dtype == object or not (int_to_int or np.can_cast(arr.dtype, target, casting="same_kind")):
         raise ContractError(
             f"{field}: dtype {arr.dtype} cannot be used as {target}",
             field=field,
             expected=str(target),
             actual=str(arr.dtype),
         )
+    if int_to_int and arr.size and not np.can_cast(arr.dtype, target, casting="safe"):
+        info = np.iinfo(target)
+        low, high = int(arr.min()), int(arr.max())
+        if low < info.min or high > info.max:
+            raise ContractError(
+                f"{field}: values span [{low}, {high}], outside {target}'s range [{info.min}, {info.max}]",
+                field=field,
+                expected=f"{target} values in [{info.min}, {info.max}]",
+                actual=(low, high),
+            )
     if arr.ndim != len(shape):
         raise ContractError(
             f"{field}: expected {len(shape)} dimensions {_fmt(shape)}, got shape {arr.shape}",

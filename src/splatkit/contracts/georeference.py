@@ -1,7 +1,10 @@
 """Where a model's local frame sits on Earth."""
 
 import math
+import numbers
 from dataclasses import dataclass
+
+import numpy as np
 
 from splatkit.errors import ContractError
 
@@ -30,9 +33,11 @@ class Georeference:
     def __post_init__(self) -> None:
         for name in ("lat", "lon", "alt"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value):
+            # numbers.Real admits numpy scalars (np.float32 is not a float subclass); bool is excluded.
+            if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)) or not math.isfinite(value):
                 raise ContractError(f"Georeference.{name} must be a finite number, got {value!r}",
                                     field=f"Georeference.{name}", expected="finite float", actual=value)
+            object.__setattr__(self, name, float(value))
         if not -90.0 <= self.lat <= 90.0 or not -180.0 <= self.lon <= 180.0:
             raise ContractError(
                 f"Georeference: lat/lon out of range: {self.lat}, {self.lon}",

@@ -335,7 +335,7 @@ class Reconstruction:
         """
         if len(self.points) < min_points or len(self.frames) < min_frames:
             raise ContractError(
-                f"the model{self._where or ' given'} has {len(self.points)} points and "
+                f"the model{f' from {self.source}' if self.source else ''} has {len(self.points)} points and "
                 f"{len(self.frames)} registered images; training needs at least {min_points} points and "
                 f"{min_frames} images. The SfM stage that produced it registered too little: check its "
                 "report for unregistered images, add overlapping photos, or lower the minimums knowingly",

@@ -61,6 +61,7 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp.", dir=path.parent))
+    os.chmod(tmp, 0o755)  # mkdtemp makes 0700; the final folder should have normal permissions
     try:
         yield tmp
         if path.exists():

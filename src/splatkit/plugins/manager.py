@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 
 #: Modules registered on every manager. Each must be import-light (no torch/pycolmap at import).
 BUILTIN_PLUGINS: tuple[str, ...] = (
+    "splatkit.sfm.opensfm_backend",
+    "splatkit.train.backends",
     "splatkit.compress.ply_backend",
 )
 ENTRY_POINT_GROUP = "splatkit"
@@ -59,8 +61,21 @@ class PluginManager:
         self._registry: StageRegistry | None = None
 
     def register(self, plugin: object, name: str | None = None) -> None:
-        """Register a plugin object (module or instance) after construction; resets the stage cache."""
-        self._pm.register(plugin, name)
+        """Register a plugin object (module or instance) after construction; resets the stage cache.
+
+        Raises
+        ------
+        PluginError
+            When a hook implementation takes an argument its spec lacks, or the name is taken.
+        """
+        try:
+            self._pm.register(plugin, name)
+        except pluggy.PluginValidationError as e:
+            detail = str(e).replace("\n", "; ")  # pluggy's message spans lines; errors are one line
+            raise PluginError(f"plugin {name or plugin!r} does not match splatkit's hook specifications: "
+                              f"{detail}") from e
+        except ValueError as e:  # pluggy: plugin or name already registered
+            raise PluginError(f"plugin {name or plugin!r} cannot be registered: {e}") from e
         self._registry = None
 
     def unregister(self, name: str) -> None:

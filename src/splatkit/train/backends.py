@@ -1,0 +1,118 @@
+"""The training stage backends: ``cpu`` (our rasterizer, anywhere) and ``gsplat`` (CUDA)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from splatkit.contracts import PosedImages
+from splatkit.errors import BackendUnavailableError, InputError
+from splatkit.io.atomic import atomic_write_text
+from splatkit.plugins.spec import hookimpl
+from splatkit.stages import ProgressCallback, Stage, StageResult, no_progress
+from splatkit.train.trainer import TrainConfig, train_gaussians
+
+__all__ = ["CpuTrainer", "GsplatTrainer", "load_posed_images", "MIN_COMPUTE_CAPABILITY"]
+
+logger = logging.getLogger(__name__)
+
+#: gsplat >= 1.0 uses cooperative_groups::labeled_partition, which needs sm_70 or newer.
+MIN_COMPUTE_CAPABILITY = (7, 0)
+
+
+def load_posed_images(source: PosedImages | str | Path) -> PosedImages:
+    """Accept ``PosedImages`` or an SfM output folder (``images/`` + ``sparse/0``, see docs/formats.md)."""
+    if isinstance(source, PosedImages):
+        return source
+    from splatkit.io.colmap import read_colmap_model
+
+    folder = Path(source)
+    sparse, images = folder / "sparse" / "0", folder / "images"
+    if not sparse.is_dir() or not images.is_dir():
+        raise InputError("expected an SfM output folder with images/ and sparse/0/ (what `splatkit sfm` "
+                         "writes); got neither", path=folder)
+    return PosedImages(reconstruction=read_colmap_model(sparse), image_dir=images)
+
+
+class _TrainStage(Stage):
+    kind = "train"
+    Config = TrainConfig
+    _render_backend = ""
+
+    def _device(self) -> str:
+        raise NotImplementedError
+
+    def run(self, input: Any, config: Any, workdir: Path,
+            progress: ProgressCallback = no_progress) -> StageResult[Any]:
+        from splatkit.io.ply import write_ply
+
+        posed = load_posed_images(input)
+        workdir = Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        device = self._device()
+        outcome = train_gaussians(posed, config, workdir, backend=self._render_backend, device=device,
+                                  stage=self.qualified_name(), progress=progress)
+        ply = write_ply(outcome.cloud, workdir / "point_cloud.ply")
+        metrics = atomic_write_text(workdir / "metrics.json", json.dumps(outcome.report, indent=2))
+        return StageResult(output=outcome.cloud, report=outcome.report,
+                           files=(Path(ply), Path(metrics), *outcome.files))
+
+
+class CpuTrainer(_TrainStage):
+    """3DGS training with splatkit's own differentiable CPU rasterizer (no GPU needed)."""
+
+    name = "cpu"
+    description = "3DGS training on the CPU with splatkit's rasterizer (small scenes, CI, previews)"
+    install_hint = "pip install 'splatkit[train]'"
+    _render_backend = "cpu"
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        missing = [m for m in ("torch", "gsplat", "numba") if importlib.util.find_spec(m) is None]
+        return f"missing {', '.join(missing)}: {cls.install_hint}" if missing else None
+
+    def _device(self) -> str:
+        return "cpu"
+
+
+class GsplatTrainer(_TrainStage):
+    """3DGS training with gsplat's CUDA rasterizer."""
+
+    name = "gsplat"
+    description = "3DGS training on a CUDA GPU (compute capability >= 7.0) with gsplat 1.5.3"
+    install_hint = "pip install 'splatkit[train]' on a machine with an NVIDIA GPU and CUDA toolkit"
+
+    _render_backend = "gsplat"
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        missing = [m for m in ("torch", "gsplat") if importlib.util.find_spec(m) is None]
+        if missing:
+            return f"missing {', '.join(missing)}: {cls.install_hint}"
+        # Cheap probe without importing torch: the NVIDIA kernel driver exposes this file.
+        if not Path("/proc/driver/nvidia/version").exists():
+            return "no NVIDIA GPU driver found; use the 'cpu' training backend"
+        return None
+
+    def _device(self) -> str:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise BackendUnavailableError("torch sees no CUDA device (is this a CPU build of torch?)",
+                                          kind="train", name="gsplat",
+                                          install_hint="install a CUDA build of torch, or use --backend cpu")
+        cc = torch.cuda.get_device_capability()
+        if cc < MIN_COMPUTE_CAPABILITY:
+            raise BackendUnavailableError(
+                f"{torch.cuda.get_device_name()} has compute capability {cc[0]}.{cc[1]}; gsplat needs >= 7.0 "
+                "(T4 is 7.5, A10G 8.6)", kind="train", name="gsplat", install_hint="use --backend cpu")
+        return "cuda"
+
+
+@hookimpl
+def splatkit_register_stages(registry: Any) -> None:
+    registry.add(CpuTrainer)
+    registry.add(GsplatTrainer)

@@ -1,0 +1,291 @@
+"""The ``sfm/opensfm`` stage: real OpenSfM outputs, a synthetic exact scene, errors, registration."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from splatkit.contracts import ImageRecord, ImageSet, Reconstruction
+from splatkit.errors import BackendUnavailableError, InputError, StageError
+from splatkit.io.colmap import write_colmap_model
+from splatkit.plugins import PluginManager
+from splatkit.sfm.camera_conversion import reprojection_errors
+from splatkit.sfm.opensfm_backend import (
+    OpenSfMConfig,
+    OpenSfMImporter,
+    find_opensfm_command,
+)
+from splatkit.stages import config_from_mapping
+from tests.conftest import dataset
+from tests.sfm.test_opensfm_camera_conversion import opensfm_project
+
+REAL = [
+    # (dataset, config, shots, points in the chosen partial)
+    ("opensfm-outputs/berlin", {}, 3, 1668),
+    ("opensfm-outputs/lund", {}, 15, 2675),
+    ("opensfm-outputs/lund", {"reconstruction_index": 1}, 7, 507),
+    ("opensfm-outputs/lund", {"reconstruction_index": 2}, 6, 636),
+    ("opensfm-berlin/data/berlin",
+     {"reconstruction_file": "reconstruction_example.json", "tracks_file": "tracks_example.csv"}, 3, 1430),
+]
+REAL_IDS = ["berlin", "lund-0", "lund-1", "lund-2", "berlin-example"]
+
+
+def _pycolmap_errors(model_dir: Path) -> tuple[object, np.ndarray]:
+    """Load a written model with pycolmap and reproject every observation with pycolmap's cameras."""
+    import pycolmap
+
+    rec = pycolmap.Reconstruction(str(model_dir))
+    errs = []
+    for image in rec.images.values():
+        for p2d in image.points2D:
+            if p2d.has_point3D():
+                proj = image.project_point(rec.points3D[p2d.point3D_id].xyz)
+                errs.append(np.linalg.norm(np.asarray(proj) - np.asarray(p2d.xy)))
+    return rec, np.array(errs)
+
+
+@pytest.mark.parametrize(("name", "options", "shots", "points_in_file"), REAL, ids=REAL_IDS)
+def test_real_opensfm_outputs_convert_and_pycolmap_accepts_them(tmp_path, name, options, shots, points_in_file):
+    pycolmap = pytest.importorskip("pycolmap")
+    folder = dataset(name)
+    config = config_from_mapping(OpenSfMConfig, options)
+    result = OpenSfMImporter().run(folder, config, tmp_path / "work")
+    rec, report = result.output, result.report
+    json.dumps(report)
+    assert isinstance(rec, Reconstruction)
+    rec.validate()
+    assert len(rec.frames) == report["images_registered"] == shots
+    assert report["points_in_file"] == points_in_file
+    assert 100 <= len(rec.points) == report["points"] <= points_in_file
+    assert report["points"] + report["points_dropped_short_tracks"] + report["points_nonfinite"] == points_in_file
+    assert rec.tracks.lengths(len(rec.points)).min() >= 2
+    assert rec.georeference is not None and report["frame"] == "ENU"
+    assert report["reprojection_error_px"]["median"] < 2.0
+
+    # The stage wrote sparse/0; pycolmap reads it and, with its own camera models, agrees with our errors.
+    model = tmp_path / "work" / "sparse" / "0"
+    assert result.files == (model,)
+    loaded, errs = _pycolmap_errors(model)
+    assert loaded.num_reg_images() == shots and loaded.num_points3D() == len(rec.points)
+    assert len(errs) == len(rec.tracks)
+    assert np.median(errs) == pytest.approx(report["reprojection_error_px"]["median"], abs=1e-6)
+    assert isinstance(loaded, pycolmap.Reconstruction) and loaded.is_valid()
+
+
+@pytest.mark.parametrize(("name", "options", "shots", "points_in_file"), REAL, ids=REAL_IDS)
+def test_unfiltered_real_tracks_reproject_below_two_pixels(tmp_path, name, options, shots, points_in_file):
+    """Without the outlier filter, the median error checks the conventions (units, pixel centres, poses)."""
+    pytest.importorskip("pycolmap")
+    config = config_from_mapping(OpenSfMConfig, {**options, "max_reprojection_error": 0.0})
+    result = OpenSfMImporter().run(dataset(name), config, tmp_path)
+    assert result.report["observations_over_max_error"] == 0
+    _, errs = _pycolmap_errors(tmp_path / "sparse" / "0")
+    assert len(errs) == len(result.output.tracks)
+    assert np.median(errs) < 2.0
+
+
+def test_lund_reports_the_other_partials_and_unregistered_images(tmp_path):
+    report = OpenSfMImporter().run(dataset("opensfm-outputs/lund"), OpenSfMConfig(), tmp_path).report
+    assert report["reconstruction_index"] == 0 and report["reconstructions_in_file"] == 3
+    assert [(o["index"], o["shots"], o["points"]) for o in report["other_reconstructions"]] == [
+        (1, 7, 507), (2, 6, 636)]
+    assert report["images_given"] == 29
+    assert len(report["unregistered_images"]) == 14
+    assert report["mean_track_length"] >= 2.0
+
+
+def test_too_thin_model_is_a_stage_error_naming_missing_shots(tmp_path):
+    folder = dataset("opensfm-outputs/lund")
+    with pytest.raises(StageError) as err:
+        OpenSfMImporter().run(folder, OpenSfMConfig(reconstruction_index=1, min_points=1000), tmp_path)
+    msg = str(err.value)
+    assert err.value.stage == "sfm/opensfm"
+    assert "01.jpg" in msg and "reconstruction_index" in msg and "1000 points" in msg
+    assert not (tmp_path / "sparse").exists()
+
+
+def test_colmap_export_input_is_refused(tmp_path):
+    export = dataset("opensfm-outputs/berlin/colmap_export")
+    with pytest.raises(InputError) as err:
+        OpenSfMImporter().run(export, OpenSfMConfig(), tmp_path)
+    assert type(err.value) is InputError
+    assert "export_colmap" in str(err.value) and "tracks.csv" in str(err.value)
+
+
+# --- a synthetic scene with exact observations -------------------------------------------------
+
+
+def _look_at_rotvec(rng: np.random.Generator) -> np.ndarray:
+    return rng.normal(scale=0.05, size=3) + np.array([np.pi, 0.0, 0.0])  # roughly looking down
+
+
+def _synthetic_dataset(folder: Path, *, reference_in_file: bool = True) -> dict:
+    """An OpenSfM folder whose tracks are exact projections (OpenSfM's brown model, portrait images)."""
+    from scipy.spatial.transform import Rotation
+
+    rng = np.random.default_rng(3)
+    w, h = 3000, 4000
+    cam = {"projection_type": "brown", "width": w, "height": h, "focal_x": 0.7, "focal_y": 0.705,
+           "c_x": 0.011, "c_y": -0.008, "k1": -0.09, "k2": 0.02, "p1": 0.0008, "p2": -0.0006, "k3": 0.001}
+    shots, poses = {}, {}
+    for i in range(4):
+        rv = _look_at_rotvec(rng)
+        centre = np.array([i * 5.0, rng.uniform(-1, 1), 40.0])
+        R = Rotation.from_rotvec(rv).as_matrix()
+        t = -R @ centre
+        shots[f"img_{i}.jpg"] = {"rotation": rv.tolist(), "translation": t.tolist(), "camera": "c1"}
+        poses[f"img_{i}.jpg"] = (R, t)
+    xyz = np.column_stack([rng.uniform(-5, 20, 60), rng.uniform(-10, 10, 60), rng.uniform(-2, 2, 60)])
+    points = {str(100 + p): {"coordinates": xyz[p].tolist(), "color": [1.0, 2.0, 250.6]} for p in range(60)}
+    lines = []
+    for name, (R, t) in poses.items():
+        xn = opensfm_project(cam, (xyz @ R.T) + t)
+        for p in range(60):
+            if p == 0 and name != "img_0.jpg":
+                continue  # point 100 is seen once: dropped
+            x, y = float(xn[p, 0]), float(xn[p, 1])
+            if p == 1 and name == "img_1.jpg":
+                x += 10.0 / max(w, h)  # a 10 px outlier, as tracks.csv keeps BA-rejected observations
+            lines.append(f"{name}\t{100 + p}\t{p}\t{x!r}\t{y!r}\t0.001\t1\t2\t3")
+    lines.append("img_9.jpg\t105\t7\t0.1\t0.1\t0.001\t1\t2\t3")  # a shot outside the reconstruction
+    lines.append("img_0.jpg\t999\t8\t0.1\t0.1\t0.001\t1\t2\t3")  # a track that was never triangulated
+    ref = {"latitude": 47.1, "longitude": 8.2, "altitude": 400.0}
+    recon = {"cameras": {"c1": cam}, "shots": shots, "points": points}
+    if not reference_in_file:
+        recon["reference_lla"] = ref
+    other = {"cameras": {"c1": cam}, "shots": {"img_9.jpg": shots["img_0.jpg"]}, "points": {}}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "reconstruction.json").write_text(json.dumps([other, recon]))
+    (folder / "tracks.csv").write_text("OPENSFM_TRACKS_VERSION_v1\n" + "\n".join(lines) + "\n")
+    if reference_in_file:
+        (folder / "reference_lla.json").write_text(json.dumps(ref))
+    return {"poses": poses, "xyz": xyz}
+
+
+@pytest.mark.parametrize("reference_in_file", [True, False])
+def test_synthetic_scene_converts_exactly(tmp_path, reference_in_file):
+    truth = _synthetic_dataset(tmp_path / "ds", reference_in_file=reference_in_file)
+    result = OpenSfMImporter().run(tmp_path / "ds", OpenSfMConfig(min_points=10), tmp_path / "work")
+    rec, report = result.output, result.report
+    assert report["reconstruction_index"] == 1  # the largest, not the first
+    assert report["tracks_version"] == 1
+    assert rec.frames.names == ("img_0.jpg", "img_1.jpg", "img_2.jpg", "img_3.jpg")
+    assert rec.cameras[0].model == "FULL_OPENCV"
+    for f, name in enumerate(rec.frames.names):
+        R, t = truth["poses"][name]
+        np.testing.assert_allclose(rec.frames.rotation[f], R, atol=1e-12)
+        np.testing.assert_allclose(rec.frames.translation[f], t, atol=1e-12)
+    np.testing.assert_allclose(rec.points.xyz, truth["xyz"][1:])
+    np.testing.assert_array_equal(rec.points.rgb[0], [1, 2, 251])
+    assert report["points_dropped_short_tracks"] == 1
+    assert report["observations_over_max_error"] == 1
+    assert report["observations_outside_model"] == 2
+    assert len(rec.tracks) == 59 * 4 - 1
+    assert np.max(reprojection_errors(rec)) < 1e-6
+    assert report["reprojection_error_px"]["max"] < 1e-6
+    assert rec.georeference is not None and rec.georeference.to_dict() == {"lat": 47.1, "lon": 8.2, "alt": 400.0}
+    assert report["images_given"] == 5 and report["unregistered_images"] == ["img_9.jpg"]
+    # pycolmap agrees that the observations are exact.
+    pytest.importorskip("pycolmap")
+    _, errs = _pycolmap_errors(tmp_path / "work" / "sparse" / "0")
+    assert errs.max() < 1e-6
+
+
+def test_reconstruction_json_file_as_input_and_missing_tracks(tmp_path):
+    _synthetic_dataset(tmp_path / "ds")
+    (tmp_path / "ds" / "reconstruction.json").rename(tmp_path / "ds" / "other_name.json")
+    result = OpenSfMImporter().run(tmp_path / "ds" / "other_name.json", OpenSfMConfig(min_points=10), tmp_path / "w")
+    assert len(result.output.frames) == 4
+    (tmp_path / "ds" / "tracks.csv").unlink()
+    with pytest.raises(InputError, match="tracks.csv is missing"):
+        OpenSfMImporter().run(tmp_path / "ds" / "other_name.json", OpenSfMConfig(min_points=10), tmp_path / "w")
+    _synthetic_dataset(tmp_path / "ds2")
+    with pytest.raises(InputError, match="reconstruction_index=5 is out of range"):
+        OpenSfMImporter().run(tmp_path / "ds2", OpenSfMConfig(reconstruction_index=5), tmp_path / "w2")
+
+
+# --- photos, the opensfm command, registration --------------------------------------------------
+
+
+def _image_set(root: Path) -> ImageSet:
+    root.mkdir(parents=True, exist_ok=True)
+    recs = []
+    for i in range(3):
+        (root / f"p{i}.jpg").write_bytes(b"")
+        recs.append(ImageRecord(name=f"p{i}.jpg", path=root / f"p{i}.jpg", width=64, height=48))
+    return ImageSet(records=tuple(recs), root=root)
+
+
+def test_photos_without_run_opensfm_are_a_stage_error(tmp_path):
+    with pytest.raises(StageError, match="run_opensfm=true"):
+        OpenSfMImporter().run(_image_set(tmp_path / "photos"), OpenSfMConfig(), tmp_path / "w")
+
+
+def test_run_opensfm_without_the_command_is_backend_unavailable(tmp_path):
+    config = OpenSfMConfig(run_opensfm=True, opensfm_command="splatkit-no-such-opensfm")
+    with pytest.raises(BackendUnavailableError, match="not on PATH") as err:
+        OpenSfMImporter().run(_image_set(tmp_path / "photos"), config, tmp_path / "w")
+    assert err.value.kind == "sfm" and err.value.name == "opensfm"
+
+
+def _fake_opensfm(bin_dir: Path, source: Path) -> Path:
+    """A stand-in ``opensfm`` CLI that 'reconstructs' by copying a finished dataset's files."""
+    bin_dir.mkdir(parents=True)
+    script = bin_dir / "opensfm"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'echo "$1" >> "$2/steps.log"\n'
+        f'if [ "$1" = reconstruct ]; then cp "{source}/reconstruction.json" "{source}/tracks.csv" "$2/"; fi\n')
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script
+
+
+def test_opensfm_command_detection(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    assert find_opensfm_command() is None
+    script = _fake_opensfm(tmp_path / "bin", tmp_path)
+    assert find_opensfm_command() == str(script)
+
+
+def test_run_opensfm_with_a_fake_command(tmp_path, monkeypatch):
+    _synthetic_dataset(tmp_path / "made")
+    _fake_opensfm(tmp_path / "bin", tmp_path / "made")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
+    photos = _image_set(tmp_path / "photos")
+    result = OpenSfMImporter().run(photos, OpenSfMConfig(run_opensfm=True, min_points=10), tmp_path / "w")
+    steps = (tmp_path / "w" / "opensfm" / "steps.log").read_text().split()
+    assert steps == ["extract_metadata", "detect_features", "match_features", "create_tracks", "reconstruct"]
+    assert sorted(p.name for p in (tmp_path / "w" / "opensfm" / "images").iterdir()) == ["p0.jpg", "p1.jpg", "p2.jpg"]
+    assert result.report["images_given"] == 3 and len(result.output.frames) == 4
+
+
+def test_stage_is_registered_through_the_hook():
+    pm = PluginManager(builtins=("splatkit.sfm.opensfm_backend",), load_entrypoints=False)
+    assert pm.stages.get("sfm", "opensfm") is OpenSfMImporter
+    assert OpenSfMImporter.is_available()
+
+
+def test_written_model_round_trips_through_splatkit_colmap_writer(tmp_path):
+    result = OpenSfMImporter().run(dataset("opensfm-outputs/lund"), OpenSfMConfig(reconstruction_index=2),
+                                   tmp_path / "w")
+    from splatkit.io.colmap import read_colmap_model
+
+    back = read_colmap_model(tmp_path / "w" / "sparse" / "0")
+    assert back.frames.names == result.output.frames.names
+    np.testing.assert_allclose(back.points.xyz, result.output.points.xyz)
+    assert write_colmap_model  # the writer the stage uses
+
+
+def test_undistorted_folder_converts_with_a_warning(tmp_path):
+    """OpenSfM's ``undistort`` keeps distorted observations: the report says so and the errors show it."""
+    folder = dataset("opensfm-outputs/berlin/undistorted")
+    result = OpenSfMImporter().run(folder, OpenSfMConfig(max_reprojection_error=0.0), tmp_path)
+    assert any("distorted observations" in w for w in result.report["warnings"])
+    assert result.report["cameras"][0]["params"][3] == 0.0  # k1 = 0 after OpenSfM's undistortion
+    assert result.report["reprojection_error_px"]["median"] > 2.0

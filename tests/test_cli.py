@@ -1,0 +1,72 @@
+"""The command line: fast help, one-line errors, plugins listing, info dispatch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from splatkit import __version__
+from splatkit.cli import main
+
+HEAVY = ("torch", "pycolmap", "gsplat", "boto3", "numba")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "splatkit", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_version_prints_package_version() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"splatkit {__version__}"
+
+
+def test_help_imports_no_heavy_package() -> None:
+    code = (
+        "import sys\n"
+        "from splatkit.cli import build_parser\n"
+        "build_parser().format_help()\n"
+        f"loaded = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_missing_path_is_one_line_error_without_traceback(tmp_path) -> None:
+    result = run_cli("info", str(tmp_path / "nope.ply"))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [f"splatkit: error: {tmp_path / 'nope.ply'}: no such file or folder"]
+
+
+def test_unknown_format_is_refused_with_what_is_known(tmp_path, capsys) -> None:
+    junk = tmp_path / "notes.txt"
+    junk.write_text("hello")
+    assert main(["info", str(junk)]) == 2
+    err = capsys.readouterr().err
+    assert "not a format splatkit knows" in err and "notes.txt" in err
+
+
+def test_plugins_lists_builtin_stages_as_json(capsys) -> None:
+    assert main(["plugins", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    names = {(row["kind"], row["name"]) for row in data["stages"]}
+    assert ("compress", "ply") in names
+    for row in data["stages"]:
+        assert row["available"] or row["why_not"], row
+
+
+def test_no_command_prints_help_and_fails(capsys) -> None:
+    assert main([]) == 2
+    assert "usage: splatkit" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["info"], ["bogus-command"]])
+def test_argparse_usage_errors_exit_2(argv) -> None:
+    with pytest.raises(SystemExit) as excinfo:
+        main(argv)
+    assert excinfo.value.code == 2
