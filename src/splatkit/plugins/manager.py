@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "splatkit.sfm.opensfm_backend",
     "splatkit.train.backends",
+    "splatkit.compress.sog_backend",
     "splatkit.compress.ply_backend",
 )
 ENTRY_POINT_GROUP = "splatkit"

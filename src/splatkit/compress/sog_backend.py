@@ -1,0 +1,158 @@
+"""The ``compress/sog`` stage: GaussianCloud -> SOG v2 (``scene.sog``), PlayCanvas-compatible.
+
+Register with ``splatkit.compress.sog_backend`` in the built-in plugin tuple; the hook below
+adds :class:`SogCompressor`. Heavy work lives in :mod:`splatkit.compress.sog_encoder`; torch is
+only imported there when the palette k-means looks for CUDA.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from splatkit.contracts import CompressedBundle, GaussianCloud
+from splatkit.errors import ContractError
+from splatkit.io import sog
+from splatkit.plugins.spec import hookimpl
+from splatkit.stages import ProgressCallback, ProgressUpdate, Stage, StageResult, config_to_dict, no_progress
+
+__all__ = ["SogCompressor", "splatkit_register_stages"]
+
+logger = logging.getLogger(__name__)
+
+#: Primary artifact names under the stage's workdir.
+BUNDLE_NAME = "scene.sog"
+FOLDER_NAME = "scene"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SogConfig:
+    """Options of the ``compress/sog`` stage (flat).
+
+    Attributes
+    ----------
+    order : str
+        ``"morton"`` (default) or ``"plas"`` (not implemented yet).
+    sh_degree : int or None
+        Cap the SH degree (0 drops all higher-order SH: ~2.5x smaller, seconds to encode).
+    palette_size : int or None
+        SH palette entries (1..65536); None = splat-transform's rule (64K from 65,536 splats).
+    iterations : int
+        SH palette k-means iterations.
+    seed : int
+        Seeds the k-means.
+    bundle : bool
+        Write one ``scene.sog`` ZIP (True) or a ``scene/`` folder with ``meta.json``.
+    recentre : bool
+        Recentre positions before quantising (offset kept in ``meta.splatkit``).
+    webp_effort : int
+        libwebp lossless preset 0..9.
+    device : str
+        ``"auto"``, ``"cpu"`` or ``"cuda"`` for the palette k-means.
+    verify : bool
+        Decode the result and report per-attribute errors (costs a WebP decode).
+    """
+
+    order: str = "morton"
+    sh_degree: int | None = None
+    palette_size: int | None = None
+    iterations: int = 10
+    seed: int = 0
+    bundle: bool = True
+    recentre: bool = True
+    webp_effort: int = sog.DEFAULT_WEBP_EFFORT
+    device: str = "auto"
+    verify: bool = True
+
+
+class SogCompressor(Stage):
+    """SOG v2 writer: Morton-ordered, codebook-quantised, lossless-WebP textures."""
+
+    kind = "compress"
+    name = "sog"
+    Config = SogConfig
+    description = "SOG v2 (PlayCanvas/SuperSplat web format): ~15-20x smaller than PLY"
+    install_hint = ""
+
+    def run(self, input: Any, config: SogConfig, workdir: Path,
+            progress: ProgressCallback = no_progress) -> StageResult[CompressedBundle]:
+        """Encode ``input`` and write ``workdir/scene.sog`` (or ``workdir/scene/``).
+
+        Returns
+        -------
+        StageResult[CompressedBundle]
+            The bundle; a report with ``count``, ``dropped_invalid``, ``bytes``,
+            ``bytes_per_splat``, ``ply_bytes`` (canonical PLY of the encoded cloud), ``ratio_vs_ply``,
+            ``ratio_vs_input_ply`` (vs the PLY of the input before drops and the SH cap),
+            ``members`` (bytes each), ``errors`` (per attribute) and ``timings`` (seconds per
+            step).
+        """
+        from splatkit.compress.sog_encoder import SogEncodeOptions, decode_errors, encode_sog, ply_size
+
+        if not isinstance(input, GaussianCloud):
+            raise ContractError(f"compress/sog expects a GaussianCloud, got {type(input).__name__}",
+                                field="input", expected="GaussianCloud", actual=type(input).__name__)
+        qualified = self.qualified_name()
+        options = SogEncodeOptions(order=config.order, sh_degree=config.sh_degree, palette_size=config.palette_size,
+                                   iterations=config.iterations, seed=config.seed, recentre=config.recentre,
+                                   webp_effort=config.webp_effort, device=config.device)
+
+        def on_step(message: str, step: int, total: int) -> None:
+            progress(ProgressUpdate(stage=qualified, step=step, total=total + 2, message=message))
+
+        encoding = encode_sog(input, options, on_step=on_step)
+        timings = dict(encoding.timings)
+        bundle = encoding.bundle
+
+        progress(ProgressUpdate(stage=qualified, step=8, total=10, message="write"))
+        started = time.perf_counter()
+        workdir = Path(workdir)
+        target = workdir / (BUNDLE_NAME if config.bundle else FOLDER_NAME)
+        sog.write_sog(bundle, target, bundled=config.bundle)
+        timings["write"] = round(time.perf_counter() - started, 4)
+        size = target.stat().st_size if config.bundle else sum(p.stat().st_size for p in target.iterdir())
+
+        errors: dict[str, float] = {}
+        if config.verify:
+            progress(ProgressUpdate(stage=qualified, step=9, total=10, message="verify"))
+            started = time.perf_counter()
+            decoded = sog.decode_sog(bundle, source=target)
+            errors = decode_errors(encoding.encoded, decoded)
+            timings["verify"] = round(time.perf_counter() - started, 4)
+
+        count = int(bundle.meta["count"])
+        ply_bytes = ply_size(count, encoding.encoded.sh_degree, georeference=input.georeference is not None)
+        report: dict[str, Any] = {
+            "format": "sog",
+            "version": sog.SOG_VERSION,
+            "config": config_to_dict(config),
+            "source_count": len(input),
+            "count": count,
+            "dropped_invalid": encoding.dropped_invalid,
+            "sh_degree": encoding.encoded.sh_degree,
+            "palette_size": int(bundle.meta["shN"]["count"]) if "shN" in bundle.meta else 0,
+            "bytes": int(size),
+            "bytes_per_splat": round(size / count, 3),
+            "ply_bytes": int(ply_bytes),
+            "ratio_vs_ply": round(ply_bytes / size, 3),
+            # vs the PLY of the cloud as given (before dropping splats and capping the SH degree)
+            "ratio_vs_input_ply": round(ply_size(len(input), input.sh_degree,
+                                                 georeference=input.georeference is not None) / size, 3),
+            "members": {name: len(data) for name, data in bundle.members.items()},
+            "offset": bundle.meta["splatkit"]["offset"],
+            "errors": errors,
+            "timings": timings,
+        }
+        logger.info("compress/sog: %d splats -> %s (%d bytes, %.2f B/splat, %.1fx vs PLY)", count, target, size,
+                    size / count, ply_bytes / size)
+        progress(ProgressUpdate(stage=qualified, step=10, total=10, message="done"))
+        return StageResult(output=bundle, report=report, files=(target,))
+
+
+@hookimpl
+def splatkit_register_stages(registry: Any) -> None:
+    """Add the ``compress/sog`` stage."""
+    registry.add(SogCompressor)

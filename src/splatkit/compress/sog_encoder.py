@@ -1,0 +1,332 @@
+"""Encode a :class:`~splatkit.contracts.GaussianCloud` as SOG v2 (PlayCanvas-compatible).
+
+Steps (each timed): clean the cloud (drop splats with NaN/Inf values or a zero quaternion; cap
+the SH degree), recentre the positions (the offset and any georeference go to
+``meta["splatkit"]``, which other readers ignore), order the splats (:mod:`.ordering`), pack
+positions and rotations (:mod:`splatkit.io.sog`), fit 256-entry codebooks for log-scales and
+``f_dc`` (:mod:`.quantize`), fit the SH palette (:mod:`.palette`) and its codebook, then encode
+the seven textures as lossless WebP. :func:`decode_errors` measures what the round trip lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from splatkit.compress.ordering import ORDERINGS, order_splats
+from splatkit.compress.palette import MAX_PALETTE_SIZE, fit_sh_palette, palette_size
+from splatkit.compress.quantize import quantize_1d
+from splatkit.contracts import SH_COEFFS_FOR_DEGREE, CompressedBundle, GaussianCloud
+from splatkit.errors import ContractError
+from splatkit.io import sog
+
+__all__ = ["SogEncodeOptions", "SogEncoding", "clean_cloud", "encode_sog", "decode_errors", "ply_size"]
+
+logger = logging.getLogger(__name__)
+
+StepCallback = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SogEncodeOptions:
+    """How to encode.
+
+    Attributes
+    ----------
+    order : {"morton", "plas"}
+        Pixel order (``plas`` is not implemented yet).
+    sh_degree : int or None
+        Drop SH bands above this degree (None keeps the cloud's degree).
+    palette_size : int or None
+        SH palette entries; None uses splat-transform's size rule (64K from 65,536 splats up).
+    iterations : int
+        Lloyd iterations of the SH palette k-means.
+    seed : int
+        Seeds the palette k-means.
+    recentre : bool
+        Subtract the bounding-box centre before quantising positions (the offset is restored by
+        our decoder; other viewers show the recentred scene).
+    webp_effort : int
+        libwebp lossless preset 0..9 (lossless either way; higher is smaller and slower).
+    device : {"auto", "cpu", "cuda"}
+        Where the palette k-means runs.
+    """
+
+    order: str = "morton"
+    sh_degree: int | None = None
+    palette_size: int | None = None
+    iterations: int = 10
+    seed: int = 0
+    recentre: bool = True
+    webp_effort: int = sog.DEFAULT_WEBP_EFFORT
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.order not in ORDERINGS:
+            raise ContractError(f"order must be one of {ORDERINGS}, got {self.order!r}", field="order")
+        if self.sh_degree is not None and self.sh_degree not in SH_COEFFS_FOR_DEGREE:
+            raise ContractError(f"sh_degree must be 0..3 or None, got {self.sh_degree!r}", field="sh_degree")
+        if self.palette_size is not None and not 1 <= self.palette_size <= MAX_PALETTE_SIZE:
+            raise ContractError(f"palette_size must be in 1..{MAX_PALETTE_SIZE}, got {self.palette_size}",
+                                field="palette_size")
+        if self.iterations < 0:
+            raise ContractError(f"iterations must be >= 0, got {self.iterations}", field="iterations")
+        if not 0 <= self.webp_effort < len(sog.WEBP_EFFORT_PRESETS):
+            raise ContractError(f"webp_effort must be 0..{len(sog.WEBP_EFFORT_PRESETS) - 1}, got {self.webp_effort}",
+                                field="webp_effort")
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class SogEncoding:
+    """An encoded cloud with what it took.
+
+    Attributes
+    ----------
+    bundle : CompressedBundle
+        ``meta`` (the ``meta.json`` object) and the WebP members.
+    source_index : int64 [count]
+        For each splat in file order, its index in the input cloud (drops and order combined).
+    encoded : GaussianCloud
+        The cleaned, SH-capped input in file order: what the file approximates.
+    dropped_invalid : int
+        Splats dropped for NaN/Inf values or a zero quaternion.
+    timings : dict[str, float]
+        Seconds per step.
+    """
+
+    bundle: CompressedBundle
+    source_index: np.ndarray
+    encoded: GaussianCloud
+    dropped_invalid: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def clean_cloud(cloud: GaussianCloud, sh_degree: int | None = None) -> tuple[GaussianCloud, np.ndarray]:
+    """Drop splats SOG cannot store and cap the SH degree.
+
+    Returns
+    -------
+    cleaned : GaussianCloud
+    kept : int64 [M]
+        Indices of the kept splats in ``cloud``.
+    """
+    n = len(cloud)
+    ok = np.ones(n, bool)
+    for name in ("means", "log_scales", "quats", "sh0"):
+        ok &= np.isfinite(getattr(cloud, name)).all(axis=1)
+    ok &= np.isfinite(cloud.opacity_logits)
+    ok &= np.isfinite(cloud.shN.reshape(n, -1)).all(axis=1)
+    ok &= (cloud.quats.astype(np.float64) ** 2).sum(axis=1) > 0
+    kept = np.flatnonzero(ok).astype(np.int64)
+    out = cloud if kept.size == n else cloud.subset(kept)
+    if sh_degree is not None and sh_degree < out.sh_degree:
+        out = replace(out, shN=out.shN[:, : SH_COEFFS_FOR_DEGREE[sh_degree], :])
+    return out, kept
+
+
+def ply_size(count: int, sh_degree: int, *, georeference: bool = False) -> int:
+    """Bytes of the canonical binary 3DGS PLY (:mod:`splatkit.io.ply`) for ``count`` splats."""
+    from splatkit.contracts import Georeference
+    from splatkit.io.ply import canonical_property_names, encode_ply
+
+    k = SH_COEFFS_FOR_DEGREE[sh_degree]
+    geo = Georeference(lat=0.0, lon=0.0, alt=0.0) if georeference else None
+    empty = GaussianCloud(means=np.zeros((0, 3)), log_scales=np.zeros((0, 3)), quats=np.zeros((0, 4)),
+                          opacity_logits=np.zeros(0), sh0=np.zeros((0, 3)), shN=np.zeros((0, k, 3)),
+                          georeference=geo)
+    header = len(encode_ply(empty)) - 1 + len(str(count))   # "element vertex 0" -> count digits
+    return header + count * 4 * len(canonical_property_names(sh_degree))
+
+
+def encode_sog(cloud: GaussianCloud, options: SogEncodeOptions = SogEncodeOptions(), *,
+               on_step: StepCallback | None = None) -> SogEncoding:
+    """Encode ``cloud`` as a SOG v2 bundle (nothing is written to disk).
+
+    Parameters
+    ----------
+    cloud
+        Any Gaussian cloud; non-finite splats and zero quaternions are dropped (counted).
+    options
+        See :class:`SogEncodeOptions`.
+    on_step
+        Called as ``on_step(message, step, total)`` before each step.
+
+    Raises
+    ------
+    ContractError
+        No splat left after cleaning, or too many for WebP's 16383 x 16383 limit.
+    """
+    steps = _Steps(["clean", "order", "means", "quats", "scales", "sh0", "shN", "webp"], on_step)
+    steps.start("clean")
+    source_count = len(cloud)
+    cleaned, kept = clean_cloud(cloud, options.sh_degree)
+    dropped = source_count - len(cleaned)
+    if dropped:
+        logger.warning("SOG: dropped %d of %d splats with NaN/Inf values or a zero quaternion", dropped, source_count)
+    n = len(cleaned)
+    if n == 0:
+        raise ContractError(f"nothing to compress: {source_count} splat(s) in, none finite with a non-zero "
+                            "quaternion", field="GaussianCloud", expected=">= 1 valid splat", actual=0)
+    width, height = sog.check_count_fits(n)
+
+    steps.start("order")
+    means64 = cleaned.means.astype(np.float64)
+    offset = (means64.min(axis=0) + means64.max(axis=0)) * 0.5 if options.recentre else np.zeros(3)
+    local = means64 - offset
+    order = order_splats(local, options.order)
+    ordered = cleaned.subset(order)
+    local = local[order]
+
+    def texture(rows: np.ndarray) -> np.ndarray:
+        return sog.to_texture(rows, width, height)
+
+    steps.start("means")
+    lower, upper, mins, maxs = sog.pack_means(local)
+    images: dict[str, np.ndarray] = {"means_l.webp": texture(lower), "means_u.webp": texture(upper)}
+
+    steps.start("quats")
+    images["quats.webp"] = texture(sog.pack_quats(ordered.quats))
+
+    steps.start("scales")
+    # Pool the three axes column by column (scale_0 of every splat, then scale_1, ...).
+    scales = quantize_1d(ordered.log_scales.T)
+    rows = np.full((n, 4), 255, np.uint8)
+    rows[:, :3] = scales.labels.reshape(3, n).T
+    images["scales.webp"] = texture(rows)
+
+    steps.start("sh0")
+    colors = quantize_1d(ordered.sh0.T)
+    rows = np.empty((n, 4), np.uint8)
+    rows[:, :3] = colors.labels.reshape(3, n).T
+    rows[:, 3] = sog.opacity_to_alpha(ordered.opacity_logits)
+    images["sh0.webp"] = texture(rows)
+
+    steps.start("shN")
+    meta_shn: dict[str, Any] | None = None
+    bands = ordered.sh_degree
+    if bands > 0:
+        coeffs = SH_COEFFS_FOR_DEGREE[bands]
+        rest = ordered.shN.transpose(0, 2, 1).reshape(n, 3 * coeffs)     # PLY channel-major f_rest
+        k = options.palette_size or palette_size(n)
+        centroids, labels = fit_sh_palette(rest, k, iterations=options.iterations, seed=options.seed,
+                                           device=options.device)
+        entries = centroids.shape[0]
+        code = quantize_1d(centroids)                                    # pooled, row-major [P, 3K]
+        idx = code.labels.reshape(entries, 3, coeffs).transpose(0, 2, 1)  # [P, K, 3] RGB per texel
+        rows_p = math.ceil(entries / sog.PALETTE_ENTRIES_PER_ROW)
+        atlas = np.zeros((rows_p * sog.PALETTE_ENTRIES_PER_ROW, coeffs, 4), np.uint8)
+        atlas[:entries, :, :3] = idx
+        atlas[:entries, :, 3] = 255
+        images["shN_centroids.webp"] = atlas.reshape(rows_p, sog.PALETTE_ENTRIES_PER_ROW * coeffs, 4)
+        lab = np.zeros((n, 4), np.uint8)
+        lab[:, 0] = labels & 0xFF
+        lab[:, 1] = labels >> 8
+        lab[:, 3] = 255
+        images["shN_labels.webp"] = texture(lab)
+        meta_shn = {"count": int(entries), "bands": int(bands), "codebook": _floats(code.values),
+                    "files": ["shN_centroids.webp", "shN_labels.webp"]}
+
+    steps.start("webp")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        encoded = dict(zip(images, pool.map(lambda a: sog.encode_webp(a, effort=options.webp_effort),
+                                            images.values())))
+    from splatkit import __version__ as splatkit_version
+
+    meta: dict[str, Any] = {
+        "version": sog.SOG_VERSION,
+        "asset": {"generator": f"splatkit v{splatkit_version}"},
+        "count": n,
+        "means": {"mins": mins, "maxs": maxs, "files": ["means_l.webp", "means_u.webp"]},
+        "scales": {"codebook": _floats(scales.values), "files": ["scales.webp"]},
+        "quats": {"files": ["quats.webp"]},
+        "sh0": {"codebook": _floats(colors.values), "files": ["sh0.webp"]},
+    }
+    if meta_shn is not None:
+        meta["shN"] = meta_shn
+    meta["splatkit"] = {
+        "offset": [float(v) for v in offset],
+        "georeference": cloud.georeference.to_dict() if cloud.georeference is not None else None,
+        "source_count": source_count,
+        "dropped_invalid": dropped,
+        "order": options.order,
+    }
+    bundle = CompressedBundle(format=sog.SOG_FORMAT, version=sog.SOG_VERSION, meta=meta, members=encoded,
+                              source_count=source_count)
+    steps.finish()
+    return SogEncoding(bundle=bundle, source_index=kept[order], encoded=ordered, dropped_invalid=dropped,
+                       timings=steps.timings)
+
+
+class _Steps:
+    """Times named steps and reports each start to ``on_step``."""
+
+    def __init__(self, names: list[str], on_step: StepCallback | None) -> None:
+        self.names = names
+        self.on_step = on_step
+        self.timings: dict[str, float] = {}
+        self._current: str | None = None
+        self._started = 0.0
+
+    def start(self, name: str) -> None:
+        self.finish()
+        self._current, self._started = name, time.perf_counter()
+        if self.on_step is not None:
+            self.on_step(name, self.names.index(name), len(self.names))
+
+    def finish(self) -> None:
+        if self._current is not None:
+            self.timings[self._current] = round(time.perf_counter() - self._started, 4)
+            self._current = None
+
+
+def _floats(values: np.ndarray) -> list[float]:
+    # float32 -> shortest decimal that round-trips the float32 value.
+    return [float(np.format_float_positional(v, unique=True, trim="-")) if np.isfinite(v) else 0.0
+            for v in np.asarray(values, np.float32)]
+
+
+def decode_errors(reference: GaussianCloud, decoded: GaussianCloud) -> dict[str, float]:
+    """What decoding lost, per attribute (both clouds in the same order, same SH degree).
+
+    Returns
+    -------
+    dict
+        ``position_max`` / ``position_rms`` (scene units), ``rotation_max_deg`` /
+        ``rotation_mean_deg``, ``log_scale_max`` / ``log_scale_rms``, ``sh0_max`` / ``sh0_rms``,
+        ``opacity_max`` (in sigmoid space), ``shN_rms`` / ``shN_max`` (when present).
+    """
+    if len(reference) != len(decoded):
+        raise ContractError(f"decode_errors: {len(reference)} vs {len(decoded)} splats", field="decoded")
+    dp = decoded.means.astype(np.float64) - reference.means.astype(np.float64)
+    q1 = reference.quats.astype(np.float64)
+    q1 = q1 / np.linalg.norm(q1, axis=1, keepdims=True)
+    q2 = decoded.quats.astype(np.float64)
+    q2 = q2 / np.linalg.norm(q2, axis=1, keepdims=True)
+    angle = np.degrees(2.0 * np.arccos(np.clip(np.abs((q1 * q2).sum(axis=1)), 0.0, 1.0)))
+    ds = decoded.log_scales.astype(np.float64) - reference.log_scales
+    dc = decoded.sh0.astype(np.float64) - reference.sh0
+    sig = lambda o: 1.0 / (1.0 + np.exp(-np.asarray(o, np.float64)))  # noqa: E731
+    do = sig(decoded.opacity_logits) - sig(reference.opacity_logits)
+    out = {
+        "position_max": float(np.abs(dp).max(initial=0.0)),
+        "position_rms": float(np.sqrt((dp ** 2).mean())) if dp.size else 0.0,
+        "rotation_max_deg": float(angle.max(initial=0.0)),
+        "rotation_mean_deg": float(angle.mean()) if angle.size else 0.0,
+        "log_scale_max": float(np.abs(ds).max(initial=0.0)),
+        "log_scale_rms": float(np.sqrt((ds ** 2).mean())) if ds.size else 0.0,
+        "sh0_max": float(np.abs(dc).max(initial=0.0)),
+        "sh0_rms": float(np.sqrt((dc ** 2).mean())) if dc.size else 0.0,
+        "opacity_max": float(np.abs(do).max(initial=0.0)),
+    }
+    if reference.shN.shape[1] and decoded.shN.shape[1] == reference.shN.shape[1]:
+        dn = decoded.shN.astype(np.float64) - reference.shN
+        out["shN_rms"] = float(np.sqrt((dn ** 2).mean()))
+        out["shN_max"] = float(np.abs(dn).max(initial=0.0))
+    return out

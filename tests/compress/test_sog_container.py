@@ -1,0 +1,182 @@
+"""The SOG container: ZIP structure, folder layout, meta.json validation, bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from splatkit.compress.sog_encoder import SogEncodeOptions, encode_sog
+from splatkit.contracts import CompressedBundle
+from splatkit.errors import InputError
+from splatkit.io import sog
+from tests.compress.synthetic import synthetic_cloud
+
+MEMBERS = ["means_l.webp", "means_u.webp", "quats.webp", "scales.webp", "sh0.webp",
+           "shN_centroids.webp", "shN_labels.webp"]
+
+
+@pytest.fixture(scope="module")
+def bundle() -> CompressedBundle:
+    return encode_sog(synthetic_cloud(700, 1, seed=3), SogEncodeOptions(device="cpu")).bundle
+
+
+def test_zip_is_stored_without_comment_meta_last(bundle: CompressedBundle, tmp_path: Path) -> None:
+    path = sog.write_sog(bundle, tmp_path / "a.sog")
+    data = path.read_bytes()
+    # The engine reads the end-of-central-directory record at length - 22: no comment allowed.
+    assert data[-22:-18] == b"PK\x05\x06"
+    assert struct.unpack("<H", data[-2:])[0] == 0
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+        assert [i.filename for i in infos] == [*MEMBERS, "meta.json"]
+        assert all(i.compress_type == zipfile.ZIP_STORED for i in infos)
+        assert zf.comment == b""
+        meta = json.loads(zf.read("meta.json"))
+    assert meta["version"] == 2 and meta["count"] == 700
+    # no leftovers of the atomic write
+    assert [p.name for p in tmp_path.iterdir()] == ["a.sog"]
+
+
+def test_members_are_lossless_webp_of_the_v2_sizes(bundle: CompressedBundle) -> None:
+    w, h = sog.image_size(700)
+    for name in MEMBERS:
+        data = bundle.members[name]
+        assert data[:4] == b"RIFF" and data[8:16] == b"WEBPVP8L", name
+        tex = sog.decode_webp(data, member=name, source="x")
+        if name == "shN_centroids.webp":
+            assert tex.shape[1] == 64 * 3 and tex.shape[0] == -(-bundle.meta["shN"]["count"] // 64)
+        else:
+            assert tex.shape[:2] == (h, w), name
+
+
+def test_folder_layout_and_meta_path(bundle: CompressedBundle, tmp_path: Path) -> None:
+    folder = sog.write_sog(bundle, tmp_path / "scene")
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*MEMBERS, "meta.json"])
+    a = sog.decode_sog(sog.read_sog(folder))
+    b = sog.decode_sog(sog.read_sog(folder / "meta.json"))
+    c = sog.decode_sog(sog.read_sog(sog.write_sog(bundle, tmp_path / "x.sog")))
+    assert a.equals(b) and a.equals(c)
+    facts = sog.info(tmp_path / "x.sog")
+    assert facts["count"] == 700 and facts["sh_degree"] == 1 and facts["bundled"]
+    assert facts["bytes"] == (tmp_path / "x.sog").stat().st_size
+    assert set(facts["members"]) == set(MEMBERS)
+
+
+def test_same_input_same_bytes(tmp_path: Path) -> None:
+    cloud = synthetic_cloud(300, 1, seed=8)
+    a = sog.write_sog(encode_sog(cloud).bundle, tmp_path / "a.sog").read_bytes()
+    b = sog.write_sog(encode_sog(cloud).bundle, tmp_path / "b.sog").read_bytes()
+    assert a == b
+
+
+def test_truncated_and_non_zip_files(bundle: CompressedBundle, tmp_path: Path) -> None:
+    good = sog.write_sog(bundle, tmp_path / "good.sog").read_bytes()
+    (tmp_path / "cut.sog").write_bytes(good[: len(good) // 2])
+    with pytest.raises(InputError, match="cut.sog"):
+        sog.read_sog(tmp_path / "cut.sog")
+    (tmp_path / "text.sog").write_text("hello")
+    with pytest.raises(InputError, match="not a valid .sog ZIP"):
+        sog.read_sog(tmp_path / "text.sog")
+    with pytest.raises(InputError, match="no such"):
+        sog.read_sog(tmp_path / "missing.sog")
+    with pytest.raises(InputError, match="no meta.json"):
+        sog.read_sog(tmp_path)
+
+
+def _rezip(bundle: CompressedBundle, path: Path, meta: object | None = None, drop: str | None = None,
+           replace: dict[str, bytes] | None = None, meta_bytes: bytes | None = None) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in bundle.members.items():
+            if name != drop:
+                zf.writestr(name, (replace or {}).get(name, data))
+        zf.writestr("meta.json", meta_bytes if meta_bytes is not None else json.dumps(meta or dict(bundle.meta)))
+    return path
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda m: m.pop("version"), "legacy SOG v1"),
+    (lambda m: m.update(version=3), "unsupported SOG version 3"),
+    (lambda m: m.pop("count"), "'count'"),
+    (lambda m: m["means"].pop("mins"), "'means.mins'"),
+    (lambda m: m["scales"].update(codebook=[0.0] * 10), "'scales.codebook'"),
+    (lambda m: m["sh0"].update(files=[]), "'sh0.files'"),
+    (lambda m: m["shN"].update(bands=4), "'shN.bands'"),
+    (lambda m: m.update(count=-1), "'count'"),
+])
+def test_bad_meta_names_the_key(bundle: CompressedBundle, tmp_path: Path, mutate, message: str) -> None:
+    meta = json.loads(json.dumps(dict(bundle.meta)))
+    mutate(meta)
+    path = _rezip(bundle, tmp_path / "bad.sog", meta)
+    with pytest.raises(InputError, match="meta.json") as info:
+        sog.read_sog(path)
+    assert message in str(info.value)
+
+
+def test_meta_not_json(bundle: CompressedBundle, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not valid JSON"):
+        sog.read_sog(_rezip(bundle, tmp_path / "bad.sog", meta_bytes=b"{oops"))
+
+
+def test_missing_member_is_named(bundle: CompressedBundle, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="'quats.webp'"):
+        sog.read_sog(_rezip(bundle, tmp_path / "bad.sog", drop="quats.webp"))
+
+
+def _webp(shape: tuple[int, int]) -> bytes:
+    return sog.encode_webp(np.full((*shape, 4), 255, np.uint8), effort=0)
+
+
+def test_wrong_size_images_are_named(bundle: CompressedBundle, tmp_path: Path) -> None:
+    w, h = sog.image_size(700)
+    path = _rezip(bundle, tmp_path / "a.sog", replace={"scales.webp": _webp((h, w + 4))})
+    with pytest.raises(InputError, match="'scales.webp'.*same size"):
+        sog.decode_sog(sog.read_sog(path))
+    meta = json.loads(json.dumps(dict(bundle.meta)))
+    meta["count"] = w * h + 1
+    with pytest.raises(InputError, match="too small for count"):
+        sog.decode_sog(sog.read_sog(_rezip(bundle, tmp_path / "b.sog", meta)))
+    path = _rezip(bundle, tmp_path / "c.sog", replace={"shN_centroids.webp": _webp((11, 64 * 8))})
+    with pytest.raises(InputError, match="'shN_centroids.webp'.*wide"):
+        sog.decode_sog(sog.read_sog(path))
+    labels = np.zeros((h, w, 4), np.uint8)
+    labels[..., 1] = 255                                   # label 65280: beyond the palette
+    path = _rezip(bundle, tmp_path / "d.sog", replace={"shN_labels.webp": sog.encode_webp(labels, effort=0)})
+    with pytest.raises(InputError, match="'shN_labels.webp'"):
+        sog.decode_sog(sog.read_sog(path))
+
+
+def test_undecodable_member_is_named(bundle: CompressedBundle, tmp_path: Path) -> None:
+    path = _rezip(bundle, tmp_path / "a.sog", replace={"sh0.webp": b"RIFF\x00\x00WEBPjunk"})
+    with pytest.raises(InputError, match="'sh0.webp'"):
+        sog.decode_sog(sog.read_sog(path))
+    png = io.BytesIO()
+    from PIL import Image
+
+    Image.new("RGBA", sog.image_size(700)).save(png, format="PNG")
+    path = _rezip(bundle, tmp_path / "b.sog", replace={"sh0.webp": png.getvalue()})
+    with pytest.raises(InputError, match="'sh0.webp' is PNG"):
+        sog.decode_sog(sog.read_sog(path))
+
+
+def test_write_failure_leaves_no_file(bundle: CompressedBundle, tmp_path: Path, monkeypatch) -> None:
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", boom)
+    with pytest.raises(OSError):
+        sog.write_sog(bundle, tmp_path / "a.sog")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_info_of_a_folder_counts_every_file(bundle: CompressedBundle, tmp_path: Path) -> None:
+    folder = sog.write_sog(bundle, tmp_path / "scene")
+    facts = sog.info(folder / "meta.json")
+    assert not facts["bundled"]
+    assert facts["bytes"] == sum(p.stat().st_size for p in folder.iterdir())
+    assert facts["offset"] == bundle.meta["splatkit"]["offset"]
