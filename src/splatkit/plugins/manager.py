@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 #: Modules registered on every manager. Each must be import-light (no torch/pycolmap at import).
 BUILTIN_PLUGINS: tuple[str, ...] = (
+    "splatkit.sfm.pycolmap_backend",
     "splatkit.sfm.opensfm_backend",
     "splatkit.train.backends",
     "splatkit.compress.sog_backend",

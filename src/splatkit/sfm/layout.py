@@ -1,0 +1,192 @@
+"""The SfM stage's output folder: what every SfM backend writes and the training stage reads.
+
+::
+
+    OUT/
+      images/                     undistorted images, named as the input photos
+      sparse/0/                   COLMAP model of the undistorted PINHOLE cameras (what gsplat's
+                                  and Inria's loaders open: OUT is a "COLMAP scene")
+      distorted/sparse/0/         the model as the mapper made it (SIMPLE_RADIAL, OPENCV, ...)
+      report.json                 quality, timings, notes, unregistered images
+      georef.json                 ENU origin and the GPS similarity, or why there is none
+
+The whole folder is built beside ``OUT`` and renamed into place, so a reader never sees half of
+it. Model files carry no georeference; :func:`read_sfm_output` re-attaches it from
+``georef.json``. See ``docs/formats.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from splatkit.contracts import Georeference, PosedImages, Reconstruction
+from splatkit.errors import ContractError, InputError
+from splatkit.io.atomic import atomic_directory
+
+__all__ = [
+    "LAYOUT_VERSION",
+    "IMAGES_DIR",
+    "SPARSE_DIR",
+    "DISTORTED_SPARSE_DIR",
+    "REPORT_FILE",
+    "GEOREF_FILE",
+    "write_sfm_output",
+    "read_sfm_output",
+    "read_sfm_posed_images",
+    "read_georeference",
+]
+
+LAYOUT_VERSION = 1
+IMAGES_DIR = "images"
+SPARSE_DIR = "sparse/0"
+DISTORTED_SPARSE_DIR = "distorted/sparse/0"
+REPORT_FILE = "report.json"
+GEOREF_FILE = "georef.json"
+
+
+def _georef_document(rec: Reconstruction, report: dict[str, Any]) -> dict[str, Any]:
+    geo = report.get("georeference") or {}
+    doc: dict[str, Any] = {
+        "layout_version": LAYOUT_VERSION,
+        "crs": "WGS84-ENU" if rec.georeference is not None else None,
+        "reference": rec.georeference.to_dict() if rec.georeference is not None else None,
+        "applied": bool(geo.get("applied")),
+    }
+    for key in ("similarity", "residual_m", "inliers", "outliers", "reason", "max_error_m"):
+        if key in geo:
+            doc[key] = geo[key]
+    return doc
+
+
+def write_sfm_output(
+    out_dir: str | Path,
+    *,
+    distorted: Reconstruction,
+    undistorted: Reconstruction | None,
+    undistorted_images: str | Path | None,
+    report: dict[str, Any],
+) -> tuple[Path, ...]:
+    """Write the SfM output folder atomically (replacing ``out_dir`` as a whole).
+
+    Parameters
+    ----------
+    out_dir : path
+        The folder to create or replace.
+    distorted : Reconstruction
+        The mapper's model (written to ``distorted/sparse/0``).
+    undistorted : Reconstruction or None
+        The PINHOLE model (``sparse/0``); None when undistortion was turned off (then there is
+        no ``images/`` nor ``sparse/0`` and the folder is not a training input).
+    undistorted_images : path or None
+        Folder of the undistorted images, moved into ``images/``.
+    report : dict
+        JSON-able; written to ``report.json``.
+
+    Returns
+    -------
+    tuple[Path, ...]
+        Files written: ``sparse/0`` (or the distorted model), ``images``, ``report.json``,
+        ``georef.json``.
+
+    Raises
+    ------
+    ContractError
+        A model is invalid, or an undistorted camera is not pinhole.
+    """
+    from splatkit.io.colmap import write_colmap_model
+
+    out_dir = Path(out_dir)
+    if undistorted is not None:
+        bad = [c.camera_id for c in undistorted.cameras if c.model not in ("PINHOLE", "SIMPLE_PINHOLE")]
+        if bad:
+            raise ContractError(f"undistorted model has non-pinhole camera(s) {bad}", field="Camera.model")
+    geo_source = undistorted if undistorted is not None else distorted
+    georef_doc = _georef_document(geo_source, report)
+    report = {**report, "layout_version": LAYOUT_VERSION}
+    with atomic_directory(out_dir) as tmp:
+        os.chmod(tmp, 0o755)
+        write_colmap_model(distorted, tmp / DISTORTED_SPARSE_DIR)
+        if undistorted is not None:
+            write_colmap_model(undistorted, tmp / SPARSE_DIR)
+            if undistorted_images is None:
+                raise ContractError("write_sfm_output: undistorted model given without its images",
+                                    field="undistorted_images")
+            shutil.move(str(undistorted_images), str(tmp / IMAGES_DIR))
+        (tmp / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True), encoding="utf-8")
+        (tmp / GEOREF_FILE).write_text(json.dumps(georef_doc, indent=2, sort_keys=True), encoding="utf-8")
+    main = out_dir / (SPARSE_DIR if undistorted is not None else DISTORTED_SPARSE_DIR)
+    files = [main]
+    if undistorted is not None:
+        files.append(out_dir / IMAGES_DIR)
+    files += [out_dir / REPORT_FILE, out_dir / GEOREF_FILE]
+    return tuple(files)
+
+
+def read_georeference(folder: str | Path) -> Georeference | None:
+    """The ENU origin recorded in ``folder/georef.json`` (None when absent or not georeferenced)."""
+    path = Path(folder) / GEOREF_FILE
+    if not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise InputError(f"unreadable georef.json: {e}; rerun the SfM stage", path=path) from e
+    ref = doc.get("reference") if isinstance(doc, dict) else None
+    if ref is None:
+        return None
+    try:
+        return Georeference.from_dict(ref)
+    except ContractError as e:
+        raise InputError(f"georef.json: bad reference {ref!r}: {e}", path=path) from e
+
+
+def read_sfm_output(folder: str | Path, *, distorted: bool = False) -> tuple[Reconstruction, Path]:
+    """Read an SfM output folder: the model and the folder of its images.
+
+    Parameters
+    ----------
+    folder : path
+        ``OUT`` as written by :func:`write_sfm_output` (or any COLMAP scene with ``images/`` and
+        ``sparse/0``).
+    distorted : bool
+        Read ``distorted/sparse/0`` instead of the PINHOLE ``sparse/0`` (its images are the
+        original photos, which are not in ``OUT``; the returned folder is then ``OUT/images``
+        only if it exists).
+
+    Returns
+    -------
+    (Reconstruction, Path)
+        The validated model with its georeference from ``georef.json``, and ``OUT/images``.
+
+    Raises
+    ------
+    InputError
+        Missing folder or model (names what is missing and how to make it).
+    """
+    from splatkit.io.colmap import read_colmap_model
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError("SfM output folder not found; run the SfM stage first", path=folder)
+    sparse = folder / (DISTORTED_SPARSE_DIR if distorted else SPARSE_DIR)
+    if not sparse.is_dir():
+        hint = ("it has only distorted/sparse/0: rerun SfM with undistort=True"
+                if (folder / DISTORTED_SPARSE_DIR).is_dir() and not distorted else
+                "expected the layout images/ + sparse/0 (see docs/formats.md)")
+        raise InputError(f"no COLMAP model at {sparse.relative_to(folder)}; {hint}", path=folder)
+    rec = read_colmap_model(sparse)
+    geo = read_georeference(folder)
+    if geo is not None:
+        rec = Reconstruction(cameras=rec.cameras, frames=rec.frames, points=rec.points, tracks=rec.tracks,
+                             georeference=geo, source=rec.source)
+    return rec, folder / IMAGES_DIR
+
+
+def read_sfm_posed_images(folder: str | Path, *, check_sizes: bool = True) -> PosedImages:
+    """:func:`read_sfm_output` as a validated :class:`~splatkit.contracts.PosedImages` (training input)."""
+    rec, images = read_sfm_output(folder)
+    return PosedImages(reconstruction=rec, image_dir=images).validate(check_sizes=check_sizes)

@@ -1,0 +1,573 @@
+"""The default SfM backend: COLMAP's incremental mapper through pycolmap (CPU).
+
+photos (:class:`~splatkit.contracts.ImageSet`) -> SIFT features -> matching -> incremental
+mapping -> the largest model -> GPS georeferencing -> PINHOLE undistortion -> the SfM output
+folder (:mod:`splatkit.sfm.layout`).
+
+Settings that matter on real photos (see the SfM brief): COLMAP's default initial-pair thresholds
+(``init_min_tri_angle`` 16 deg, ``init_min_num_inliers`` 100) registered 2 of 29 images of the
+OpenSfM "lund" street sequence; 4 deg / 50 inliers with ``abs_pose_min_num_inliers`` 15
+registered all 29. Disconnected partial models are never merged (each has its own frame): the
+largest is kept and the others are listed in the report.
+
+pycolmap is imported inside :meth:`PycolmapSfM.run` only.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from splatkit.contracts import ImageRecord, ImageSet, Reconstruction
+from splatkit.errors import ContractError, InputError, StageError
+from splatkit.plugins.spec import hookimpl
+from splatkit.stages import ProgressCallback, ProgressUpdate, Stage, StageResult, config_to_dict, no_progress
+
+__all__ = ["PycolmapSfM", "group_cameras", "choose_matcher", "splatkit_register_stages"]
+
+logger = logging.getLogger(__name__)
+
+_MATCHERS = ("auto", "exhaustive", "spatial", "sequential")
+_CAMERA_MODES = ("per_device", "single", "per_image")
+#: Focal guess when EXIF says nothing: COLMAP's ``default_focal_length_factor``.
+GUESSED_FOCAL_FACTOR = 1.2
+
+
+@dataclass(frozen=True, kw_only=True)
+class PycolmapConfig:
+    """Options of the pycolmap SfM backend (flat).
+
+    Attributes
+    ----------
+    max_image_size : int
+        Longer side (px) images are downscaled to for feature extraction; cameras and outputs
+        keep the original resolution.
+    max_num_features : int
+        SIFT features per image.
+    matcher : {"auto", "exhaustive", "spatial", "sequential"}
+        ``auto``: exhaustive up to ``exhaustive_max_images`` images, spatial (GPS) above that when
+        every image has GPS, else exhaustive.
+    exhaustive_max_images : int
+        Largest set matched exhaustively by ``auto``.
+    camera_mode : {"per_device", "single", "per_image"}
+        One camera per EXIF make/model/focal and image size; one for all; one per photo.
+    camera_model : str
+        COLMAP model of the distorted cameras (``SIMPLE_RADIAL``, ``RADIAL``, ``OPENCV``).
+    min_points, min_frames : int
+        Trainability minimums; fewer -> :class:`~splatkit.errors.StageError`.
+    init_min_tri_angle, init_min_num_inliers, abs_pose_min_num_inliers
+        Mapper thresholds (relaxed from COLMAP's 16 / 100 / 30, see the module docstring).
+    mapping_attempts : int
+        When the best model leaves images out, map again (next seed, then a stricter initial
+        triangulation angle) up to this many times and keep the largest model. Mapping is
+        cheap next to extraction and matching, and a bad initial pair (e.g. a wrong EXIF focal)
+        can strand half a sequence.
+    undistort : bool
+        Write PINHOLE images + model for training (``images/``, ``sparse/0``).
+    undistort_max_size : int
+        When > 0, the undistorted images' longer side is at most this many pixels.
+    georeference : bool
+        Align to EXIF GPS (ENU metres) when at least 3 registered images have it.
+    gps_max_error_m : float
+        RANSAC inlier threshold of the GPS alignment.
+    num_threads : int
+        Threads for extraction, matching and mapping (-1: all cores).
+    seed : int
+        Random seed (pycolmap's RANSAC and mapper). Runs are repeatable with ``num_threads=1``.
+    jpeg_quality : int
+        Quality of undistorted JPEG images.
+    """
+
+    max_image_size: int = 1600
+    max_num_features: int = 8192
+    matcher: str = "auto"
+    exhaustive_max_images: int = 40
+    camera_mode: str = "per_device"
+    camera_model: str = "SIMPLE_RADIAL"
+    min_points: int = 100
+    min_frames: int = 3
+    init_min_tri_angle: float = 4.0
+    init_min_num_inliers: int = 50
+    abs_pose_min_num_inliers: int = 15
+    mapping_attempts: int = 3
+    undistort: bool = True
+    undistort_max_size: int = 0
+    georeference: bool = True
+    gps_max_error_m: float = 10.0
+    num_threads: int = -1
+    seed: int = 0
+    jpeg_quality: int = 95
+
+    def __post_init__(self) -> None:
+        if self.matcher not in _MATCHERS:
+            raise ContractError(f"sfm/pycolmap: matcher must be one of {_MATCHERS}, got {self.matcher!r}",
+                                field="matcher", expected=_MATCHERS, actual=self.matcher)
+        if self.camera_mode not in _CAMERA_MODES:
+            raise ContractError(f"sfm/pycolmap: camera_mode must be one of {_CAMERA_MODES}, got "
+                                f"{self.camera_mode!r}", field="camera_mode", expected=_CAMERA_MODES,
+                                actual=self.camera_mode)
+        if self.camera_model not in ("SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV",
+                                     "FULL_OPENCV", "OPENCV_FISHEYE"):
+            raise ContractError(f"sfm/pycolmap: unsupported camera_model {self.camera_model!r}",
+                                field="camera_model", actual=self.camera_model)
+        for name in ("max_image_size", "max_num_features", "min_frames", "init_min_num_inliers",
+                     "mapping_attempts"):
+            if getattr(self, name) < 1:
+                raise ContractError(f"sfm/pycolmap: {name} must be >= 1, got {getattr(self, name)}", field=name)
+        if self.min_points < 0 or self.gps_max_error_m <= 0 or self.undistort_max_size < 0:
+            raise ContractError("sfm/pycolmap: min_points >= 0, gps_max_error_m > 0 and undistort_max_size >= 0 "
+                                "are required", field="PycolmapConfig")
+
+
+# ---------------------------------------------------------------------------------------------
+# Decisions made from the data (pure functions, tested without pycolmap)
+
+
+@dataclass(frozen=True)
+class CameraGroup:
+    """Images that share one camera, and the focal prior they start from.
+
+    Attributes
+    ----------
+    names : tuple[str, ...]
+    width, height : int
+    focal_px : float
+        EXIF focal in pixels, or the guess ``1.2 * max(w, h)``.
+    focal_from_exif : bool
+    label : str
+        Human description (make model, focal, size) for the report.
+    """
+
+    names: tuple[str, ...]
+    width: int
+    height: int
+    focal_px: float
+    focal_from_exif: bool
+    label: str
+
+
+def group_cameras(image_set: ImageSet, mode: str) -> list[CameraGroup]:
+    """Split the photos into cameras.
+
+    ``per_device``: one camera per (make, model, focal mm, width, height) -- photos with no EXIF
+    group by image size alone. ``single``: one camera (all photos must share a size).
+    ``per_image``: one camera per photo.
+
+    Raises
+    ------
+    InputError
+        ``single`` with photos of different sizes.
+    """
+    def key(r: ImageRecord) -> tuple[Any, ...]:
+        if mode == "per_image":
+            return (r.name,)
+        if mode == "single":
+            return ()
+        return (*r.camera.device_key(), r.width, r.height)
+
+    groups: dict[tuple[Any, ...], list[ImageRecord]] = {}
+    for r in image_set:
+        groups.setdefault(key(r), []).append(r)
+    out = []
+    for recs in groups.values():
+        sizes = {(r.width, r.height) for r in recs}
+        if len(sizes) > 1:
+            raise InputError(f"camera_mode='single' needs photos of one size; found {sorted(sizes)[:4]}: use "
+                             "camera_mode='per_device'", path=image_set.source or image_set.root)
+        first = recs[0]
+        focals = [r.camera.focal_px(r.width, r.height) for r in recs]
+        known = [f for f in focals if f]
+        focal = sum(known) / len(known) if known else GUESSED_FOCAL_FACTOR * max(first.width, first.height)
+        cam = first.camera
+        make_model = " ".join(x for x in (cam.make, cam.model) if x) or "unknown camera"
+        mm = f" {cam.focal_length_mm:g} mm" if cam.focal_length_mm else ""
+        out.append(CameraGroup(names=tuple(r.name for r in recs), width=first.width, height=first.height,
+                               focal_px=float(focal), focal_from_exif=bool(known),
+                               label=f"{make_model}{mm} {first.width}x{first.height}"))
+    return out
+
+
+_FRAME_NAME = re.compile(r"^(.*?)(\d+)\.[^.]+$")
+
+
+def looks_like_video_frames(names: tuple[str, ...]) -> bool:
+    """True when names are one prefix + consecutive numbers (``frame_0001.jpg`` ...)."""
+    if len(names) < 3:
+        return False
+    parsed = [_FRAME_NAME.match(n.rsplit("/", 1)[-1]) for n in names]
+    if not all(parsed):
+        return False
+    prefixes = {m.group(1) for m in parsed if m}
+    numbers = sorted(int(m.group(2)) for m in parsed if m)
+    steps = {b - a for a, b in zip(numbers, numbers[1:])}
+    return len(prefixes) == 1 and len(steps) == 1
+
+
+def choose_matcher(image_set: ImageSet, matcher: str, exhaustive_max_images: int) -> tuple[str, str]:
+    """(matcher, why): resolve ``auto`` from the data; explicit choices are kept as asked."""
+    n = len(image_set)
+    if matcher != "auto":
+        return matcher, "asked for"
+    if n <= exhaustive_max_images:
+        return "exhaustive", f"{n} images <= {exhaustive_max_images}: every pair is affordable"
+    if image_set.has_gps():
+        return "spatial", f"{n} images, all with GPS: pair neighbours by position"
+    return "exhaustive", f"{n} images without GPS on every image: exhaustive (slow for large sets)"
+
+
+# ---------------------------------------------------------------------------------------------
+# The stage
+
+
+class PycolmapSfM(Stage):
+    """Structure from motion with pycolmap (COLMAP 4) on the CPU."""
+
+    kind: ClassVar[str] = "sfm"
+    name: ClassVar[str] = "pycolmap"
+    Config: ClassVar[type] = PycolmapConfig
+    description: ClassVar[str] = "COLMAP incremental SfM via pycolmap (CPU), GPS georeferencing, PINHOLE output"
+    install_hint: ClassVar[str] = "pip install 'splatkit[sfm]'"
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        if importlib.util.find_spec("pycolmap") is None:
+            return f"pycolmap is not installed ({cls.install_hint})"
+        return None
+
+    def run(
+        self,
+        input: ImageSet | str | os.PathLike[str],
+        config: PycolmapConfig | None = None,
+        workdir: Path | str = Path("sfm"),
+        progress: ProgressCallback = no_progress,
+    ) -> StageResult[Reconstruction]:
+        """Reconstruct ``input`` and write the SfM output folder at ``workdir``.
+
+        Parameters
+        ----------
+        input : ImageSet or path
+            Photos, or a folder / ZIP of them (read with :func:`splatkit.io.images.read_image_set`).
+        config : PycolmapConfig
+        workdir : path
+            The output folder (replaced atomically as a whole; see :mod:`splatkit.sfm.layout`).
+        progress : callable
+            Receives a :class:`~splatkit.stages.ProgressUpdate` per step.
+
+        Returns
+        -------
+        StageResult[Reconstruction]
+            The undistorted PINHOLE model (the distorted one when ``undistort=False``), the
+            report (also ``workdir/report.json``) and the files written.
+
+        Raises
+        ------
+        InputError
+            Fewer than 2 usable photos (or fewer than ``min_frames``), unreadable input.
+        StageError
+            Nothing reconstructed, or too few images/points (names the unregistered images).
+        """
+        config = config or PycolmapConfig()
+        stage = self.qualified_name()
+        image_set = _as_image_set(input, config)
+        image_set.validate(min_images=max(2, config.min_frames))
+        source = str(image_set.source or image_set.root)
+        workdir = Path(workdir)
+        steps = 6 if config.undistort else 5
+        step = 0
+
+        def tick(message: str) -> None:
+            nonlocal step
+            progress(ProgressUpdate(stage=stage, step=step, total=steps, message=message))
+            step += 1
+
+        timings: dict[str, float] = {}
+        report: dict[str, Any] = {"backend": stage, "source": source, "config": config_to_dict(config),
+                                  "notes": []}
+        workdir.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{workdir.name}.pycolmap.", dir=workdir.parent))
+        try:
+            result = self._run(image_set, config, workdir, scratch, tick, timings, report, stage, source)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        progress(ProgressUpdate(stage=stage, step=steps, total=steps, message="done"))
+        return result
+
+    def _run(self, image_set: ImageSet, config: PycolmapConfig, workdir: Path, scratch: Path,
+             tick: Callable[[str], None], timings: dict[str, float], report: dict[str, Any], stage: str,
+             source: str) -> StageResult[Reconstruction]:
+        import pycolmap
+
+        pycolmap.set_random_seed(config.seed)
+        # COLMAP logs through glog to stderr, hundreds of lines per run: keep its INFO lines only
+        # when this module's logger is at DEBUG.
+        previous_level = pycolmap.logging.minloglevel
+        pycolmap.logging.minloglevel = 0 if logger.isEnabledFor(logging.DEBUG) else 1
+        try:
+            return self._reconstruct(pycolmap, image_set, config, workdir, scratch, tick, timings, report, stage,
+                                     source)
+        finally:
+            pycolmap.logging.minloglevel = previous_level
+
+    def _reconstruct(self, pycolmap: Any, image_set: ImageSet, config: PycolmapConfig, workdir: Path,
+                     scratch: Path, tick: Callable[[str], None], timings: dict[str, float], report: dict[str, Any],
+                     stage: str, source: str) -> StageResult[Reconstruction]:
+        from splatkit.io.colmap import from_pycolmap
+        from splatkit.sfm.georeference import align_to_gps
+        from splatkit.sfm.layout import write_sfm_output
+        from splatkit.sfm.quality import check_sfm_output, quality_report, reprojection_errors
+        from splatkit.sfm.undistort import undistort_to_pinhole, undistortion_crops
+
+        threads = config.num_threads if config.num_threads > 0 else (os.cpu_count() or 1)
+        image_dir = _stage_images(image_set, scratch / "images")
+        database = scratch / "database.db"
+
+        tick("extracting features")
+        t0 = time.perf_counter()
+        groups = group_cameras(image_set, config.camera_mode)
+        self._extract(pycolmap, database, image_dir, groups, config, threads)
+        timings["extract"] = time.perf_counter() - t0
+        guessed = [g for g in groups if not g.focal_from_exif]
+        report["camera_groups"] = [{"label": g.label, "images": len(g.names), "focal_prior_px": g.focal_px,
+                                    "focal_from_exif": g.focal_from_exif} for g in groups]
+        if guessed:
+            msg = (f"{sum(len(g.names) for g in guessed)} image(s) have no EXIF focal length; focal guessed as "
+                   f"{GUESSED_FOCAL_FACTOR} x the longer image side and refined by bundle adjustment")
+            logger.warning(msg)
+            report["notes"].append(msg)
+
+        tick("matching")
+        t0 = time.perf_counter()
+        matcher, why = choose_matcher(image_set, config.matcher, config.exhaustive_max_images)
+        matcher = self._match(pycolmap, database, matcher, len(image_set), config, threads, report)
+        report["matcher"] = {"used": matcher, "why": why}
+        timings["match"] = time.perf_counter() - t0
+
+        tick("incremental mapping")
+        t0 = time.perf_counter()
+        models: list[Any] = []
+        attempts = []
+        for attempt in range(config.mapping_attempts):
+            tri_angle = config.init_min_tri_angle * (1 if attempt < 2 else 2)
+            found = self._map(pycolmap, database, image_dir, scratch / f"sparse{attempt}", config, threads,
+                              seed=config.seed + attempt, init_min_tri_angle=tri_angle)
+            models.extend(found.values())
+            best_now = max((m.num_reg_images() for m in found.values()), default=0)
+            attempts.append({"seed": config.seed + attempt, "init_min_tri_angle": tri_angle,
+                             "models": len(found), "best_registered": int(best_now)})
+            if best_now == len(image_set):
+                break
+        report["mapping_attempts"] = attempts
+        timings["map"] = time.perf_counter() - t0
+        if not models:
+            names = ", ".join(image_set.names[:20])
+            raise StageError(
+                f"no model could be started: no pair of the {len(image_set)} photos had enough verified "
+                f"matches to initialise ({names}). Check that the photos overlap (60-80% between neighbours) "
+                "and show the same scene; try a larger max_image_size or matcher='exhaustive'",
+                stage=stage, source=source)
+        # A degenerate model (near-orthographic: focal 7x the image, k = 130) can reproject well
+        # and still be useless; rank sane cameras first (COLMAP's own bogus-camera bounds).
+        ranked = sorted(models, key=lambda m: (not _has_bogus_camera(m), m.num_reg_images(), m.num_points3D()),
+                        reverse=True)
+        best = ranked[0]
+        if _has_bogus_camera(best):
+            raise StageError(
+                "every reconstructed model has implausible camera intrinsics (focal length outside 0.1-10x the "
+                f"image size or distortion > 1): {[c.params.tolist() for c in best.cameras.values()]}. The photos "
+                "may lack parallax (all from one spot) or the EXIF focal length may be wrong; try "
+                "camera_model='SIMPLE_PINHOLE' or more photos with overlap from different positions",
+                stage=stage, source=source)
+        best_names = {best.image(i).name for i in best.reg_image_ids()}
+        # Other models of the chosen attempt, and of other attempts where they hold images the
+        # best one lacks: the disconnected parts a user should know about.
+        others = []
+        for m in ranked[1:]:
+            names_m = sorted(m.image(i).name for i in m.reg_image_ids())
+            if set(names_m) - best_names and names_m not in [o["images"] for o in others]:
+                others.append({"images": names_m, "points": int(m.num_points3D())})
+        report["other_models"] = others
+        if others:
+            report["notes"].append(f"{len(others)} smaller disconnected model(s) were not merged; their "
+                                   "images are listed in other_models")
+        rec = from_pycolmap(best, source=f"{stage} on {source}")
+
+        tick("georeferencing")
+        t0 = time.perf_counter()
+        if config.georeference:
+            rec, georef = align_to_gps(rec, image_set, max_error_m=config.gps_max_error_m, seed=config.seed)
+        else:
+            georef = {"applied": False, "reason": "georeference=False"}
+        timings["georeference"] = time.perf_counter() - t0
+        report["georeference"] = georef
+        if not georef.get("applied"):
+            report["notes"].append(f"not georeferenced: {georef.get('reason')}")
+
+        errors = reprojection_errors(rec)
+        report["quality"] = quality_report(rec, image_set.names, errors=errors)
+        if georef.get("applied"):
+            report["quality"]["gps_residual_m"] = georef["residual_m"]
+        check_sfm_output(rec, image_set.names, min_points=config.min_points, min_frames=config.min_frames,
+                         stage=stage, source=source)
+
+        undistorted: Reconstruction | None = None
+        staging_images = scratch / "undistorted_images"
+        if config.undistort:
+            tick("undistorting")
+            t0 = time.perf_counter()
+            undistorted = undistort_to_pinhole(rec, image_set, staging_images, max_size=config.undistort_max_size,
+                                               jpeg_quality=config.jpeg_quality)
+            timings["undistort"] = time.perf_counter() - t0
+            report["undistortion"] = [c.to_dict() for c in
+                                      undistortion_crops(rec, max_size=config.undistort_max_size).values()]
+            und_err = reprojection_errors(undistorted)
+            report["quality_undistorted"] = {
+                "reprojection_error_px": quality_report(undistorted, image_set.names,
+                                                        errors=und_err)["reprojection_error_px"]}
+
+        tick("writing output")
+        t0 = time.perf_counter()
+        report["timings_s"] = timings
+        files = write_sfm_output(workdir, distorted=rec, undistorted=undistorted,
+                                 undistorted_images=staging_images if undistorted is not None else None,
+                                 report=report)
+        timings["write"] = time.perf_counter() - t0
+        report["timings_s"] = dict(timings)
+        logger.info("sfm/pycolmap: %d/%d images, %d points, median reprojection %.3f px",
+                    len(rec.frames), len(image_set), len(rec.points),
+                    report["quality"]["reprojection_error_px"]["median"] or float("nan"))
+        return StageResult(output=undistorted if undistorted is not None else rec, report=report, files=files)
+
+    # -- steps --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _extract(pycolmap: Any, database: Path, image_dir: Path, groups: list[CameraGroup],
+                 config: PycolmapConfig, threads: int) -> None:
+        extraction = pycolmap.FeatureExtractionOptions()
+        extraction.use_gpu = False
+        extraction.num_threads = threads
+        extraction.max_image_size = config.max_image_size
+        extraction.sift.max_num_features = config.max_num_features
+        # One SINGLE-camera extraction per group: that is how COLMAP assigns our cameras, and
+        # passing camera_params marks the EXIF focal as a prior (has_prior_focal_length).
+        for group in groups:
+            reader = pycolmap.ImageReaderOptions()
+            reader.camera_model = config.camera_model
+            reader.default_focal_length_factor = GUESSED_FOCAL_FACTOR
+            if group.focal_from_exif:
+                reader.camera_params = _initial_params(config.camera_model, group)
+            pycolmap.extract_features(database, image_dir, image_names=list(group.names),
+                                      camera_mode=pycolmap.CameraMode.SINGLE, reader_options=reader,
+                                      extraction_options=extraction, device=pycolmap.Device.cpu)
+
+    @staticmethod
+    def _match(pycolmap: Any, database: Path, matcher: str, n_images: int, config: PycolmapConfig,
+               threads: int, report: dict[str, Any]) -> str:
+        options = pycolmap.FeatureMatchingOptions()
+        options.use_gpu = False
+        options.num_threads = threads
+        if matcher == "spatial":
+            db = pycolmap.Database.open(str(database))
+            try:
+                n_priors = db.num_pose_priors()
+            finally:
+                db.close()
+            if n_priors < n_images:
+                report["notes"].append(f"spatial matching needs GPS in EXIF on every image; COLMAP read "
+                                       f"{n_priors}/{n_images}: fell back to exhaustive matching")
+                matcher = "exhaustive"
+        if matcher == "exhaustive":
+            pycolmap.match_exhaustive(database, matching_options=options, device=pycolmap.Device.cpu)
+        elif matcher == "spatial":
+            pairing = pycolmap.SpatialPairingOptions()
+            pairing.max_num_neighbors = 30
+            pairing.max_distance = 300.0  # metres (ECEF), generous for drone grids
+            pycolmap.match_spatial(database, matching_options=options, pairing_options=pairing,
+                                   device=pycolmap.Device.cpu)
+        else:
+            pairing = pycolmap.SequentialPairingOptions()
+            pairing.overlap = 10
+            pycolmap.match_sequential(database, matching_options=options, pairing_options=pairing,
+                                      device=pycolmap.Device.cpu)
+        return matcher
+
+    @staticmethod
+    def _map(pycolmap: Any, database: Path, image_dir: Path, out: Path, config: PycolmapConfig,
+             threads: int, *, seed: int, init_min_tri_angle: float) -> dict[int, Any]:
+        options = pycolmap.IncrementalPipelineOptions()
+        options.num_threads = threads
+        options.random_seed = seed
+        options.multiple_models = True
+        options.mapper.init_min_tri_angle = init_min_tri_angle
+        options.mapper.init_min_num_inliers = config.init_min_num_inliers
+        options.mapper.abs_pose_min_num_inliers = config.abs_pose_min_num_inliers
+        options.use_prior_position = False  # we align to GPS ourselves, with a recorded origin
+        out.mkdir(parents=True, exist_ok=True)
+        return dict(pycolmap.incremental_mapping(database, image_dir, out, options=options))
+
+
+def _has_bogus_camera(model: Any) -> bool:
+    """COLMAP's sanity bounds on refined intrinsics (``IncrementalPipelineOptions`` defaults)."""
+    return any(cam.has_bogus_params(0.1, 10.0, 1.0) for cam in model.cameras.values())
+
+
+def _initial_params(model: str, group: CameraGroup) -> str:
+    """COLMAP parameter string for ``model`` with the focal prior and a centred principal point."""
+    f, cx, cy = group.focal_px, group.width / 2.0, group.height / 2.0
+    from splatkit.contracts import CAMERA_MODELS
+
+    values = []
+    for name in CAMERA_MODELS[model][1]:
+        values.append({"f": f, "fx": f, "fy": f, "cx": cx, "cy": cy}.get(name, 0.0))
+    return ",".join(repr(float(v)) for v in values)
+
+
+def _as_image_set(input: Any, config: PycolmapConfig) -> ImageSet:
+    if isinstance(input, ImageSet):
+        return input
+    if isinstance(input, (str, os.PathLike)):
+        from splatkit.io.images import read_image_set
+
+        return read_image_set(Path(input), min_images=1)
+    raise InputError(f"sfm/pycolmap expects an ImageSet or a folder/ZIP path, got {type(input).__name__}")
+
+
+def _stage_images(image_set: ImageSet, folder: Path) -> Path:
+    """A folder COLMAP can read by name: links to upright originals, upright copies otherwise.
+
+    COLMAP >= 4 applies EXIF orientation itself in some places and not in others, so photos that
+    need rotating are written upright without the tag (the contract's pixels are upright).
+    """
+    from PIL import Image
+
+    for record in image_set:
+        target = folder / record.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path = Path(record.path)
+        if record.orientation == 1 and path.is_file():
+            try:
+                os.symlink(path.resolve(), target)
+                continue
+            except OSError:
+                pass
+        image = Image.fromarray(record.load())
+        if target.suffix.lower() in (".jpg", ".jpeg"):
+            image.save(target, quality=95)
+        else:
+            image.save(target)
+    return folder
+
+
+@hookimpl
+def splatkit_register_stages(registry: Any) -> None:
+    """Register the pycolmap SfM backend."""
+    registry.add(PycolmapSfM)
+

@@ -1,0 +1,379 @@
+"""COLMAP camera models in numpy, and undistortion of a whole model to PINHOLE for training.
+
+3DGS trainers want pinhole images (graphdeco's loader refuses anything else). Undistorting a
+model means three things, and COLMAP's and OpenSfM's undistorters only do the first two:
+
+1. choose a PINHOLE camera per distorted camera (same focal, cropped to the valid area so the
+   new image has no blank border; the crop is recorded),
+2. resample every image through the distortion model,
+3. move every 2D observation into the new image (undistort the point with the old model, project
+   it with the new pinhole) -- otherwise reprojection checks on the undistorted model fail by
+   the size of the distortion.
+
+Model equations follow COLMAP's ``src/colmap/sensor/models.h`` (parameter order as in
+:data:`splatkit.contracts.CAMERA_MODELS`): normalised ``u = x/z, v = y/z``, distortion added in
+normalised coordinates, then ``px = fx * u' + cx``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from splatkit.contracts import Camera, Frames, ImageSet, Reconstruction, Tracks
+from splatkit.errors import ContractError, InputError
+
+__all__ = [
+    "NUMPY_CAMERA_MODELS",
+    "distort_normalized",
+    "undistort_normalized",
+    "img_from_cam",
+    "cam_from_img",
+    "PinholeCrop",
+    "pinhole_camera_for",
+    "undistort_image",
+    "undistortion_crops",
+    "undistort_to_pinhole",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Models implemented here in numpy; others go through pycolmap's own camera code.
+NUMPY_CAMERA_MODELS = frozenset({
+    "SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV", "FULL_OPENCV", "OPENCV_FISHEYE",
+})
+
+
+def _extra(camera: Camera) -> dict[str, float]:
+    return {n: float(v) for n, v in zip(camera.param_names, camera.params)}
+
+
+def distort_normalized(camera: Camera, uv: np.ndarray) -> np.ndarray:
+    """Apply ``camera``'s lens distortion to normalised coordinates ``[N, 2]``; returns ``[N, 2]``."""
+    uv = np.asarray(uv, dtype=np.float64)
+    p = _extra(camera)
+    u, v = uv[:, 0], uv[:, 1]
+    model = camera.model
+    if model in ("SIMPLE_PINHOLE", "PINHOLE"):
+        return uv.copy()
+    if model == "OPENCV_FISHEYE":
+        r = np.hypot(u, v)
+        theta = np.arctan(r)
+        t2 = theta * theta
+        thetad = theta * (1 + t2 * (p["k1"] + t2 * (p["k2"] + t2 * (p["k3"] + t2 * p["k4"]))))
+        # r -> 0: thetad / r -> 1 (COLMAP uses the same limit below machine epsilon).
+        ratio = np.where(r > np.finfo(float).eps, thetad / np.where(r > 0, r, 1.0), 1.0)
+        return np.stack([u * ratio, v * ratio], axis=1)
+    r2 = u * u + v * v
+    if model == "SIMPLE_RADIAL":
+        radial = p["k"] * r2
+        return np.stack([u + u * radial, v + v * radial], axis=1)
+    if model == "RADIAL":
+        radial = p["k1"] * r2 + p["k2"] * r2 * r2
+        return np.stack([u + u * radial, v + v * radial], axis=1)
+    if model in ("OPENCV", "FULL_OPENCV"):
+        if model == "OPENCV":
+            radial = p["k1"] * r2 + p["k2"] * r2 * r2
+        else:
+            r4, r6 = r2 * r2, r2 * r2 * r2
+            radial = (1 + p["k1"] * r2 + p["k2"] * r4 + p["k3"] * r6) / (
+                1 + p["k4"] * r2 + p["k5"] * r4 + p["k6"] * r6) - 1
+        uv_ = u * v
+        du = u * radial + 2 * p["p1"] * uv_ + p["p2"] * (r2 + 2 * u * u)
+        dv = v * radial + 2 * p["p2"] * uv_ + p["p1"] * (r2 + 2 * v * v)
+        return np.stack([u + du, v + dv], axis=1)
+    raise ContractError(f"camera model {model} has no numpy implementation", field="Camera.model")
+
+
+def undistort_normalized(camera: Camera, uv_distorted: np.ndarray, *, iterations: int = 100) -> np.ndarray:
+    """Invert :func:`distort_normalized` with Newton steps (numerical 2x2 Jacobian), ``[N, 2]``.
+
+    COLMAP inverts its models the same way (``IterativeUndistortion`` in ``models.h``).
+    """
+    target = np.asarray(uv_distorted, dtype=np.float64)
+    if camera.model in ("SIMPLE_PINHOLE", "PINHOLE"):
+        return target.copy()
+    x = target.copy()
+    eps = 1e-9
+    for _ in range(iterations):
+        f = distort_normalized(camera, x) - target
+        fx = (distort_normalized(camera, x + [eps, 0.0]) - distort_normalized(camera, x - [eps, 0.0])) / (2 * eps)
+        fy = (distort_normalized(camera, x + [0.0, eps]) - distort_normalized(camera, x - [0.0, eps])) / (2 * eps)
+        a, b, c, d = fx[:, 0], fy[:, 0], fx[:, 1], fy[:, 1]
+        det = a * d - b * c
+        det = np.where(np.abs(det) < 1e-12, 1e-12, det)
+        step = np.stack([(d * f[:, 0] - b * f[:, 1]) / det, (-c * f[:, 0] + a * f[:, 1]) / det], axis=1)
+        x = x - step
+        if np.abs(step).max(initial=0.0) < 1e-12:
+            break
+    return x
+
+
+def _pycolmap_camera(camera: Camera) -> Any:
+    import pycolmap
+
+    return pycolmap.Camera(model=camera.model, width=camera.width, height=camera.height,
+                           params=np.asarray(camera.params, dtype=np.float64), camera_id=camera.camera_id)
+
+
+def img_from_cam(camera: Camera, xyz_cam: np.ndarray) -> np.ndarray:
+    """Project camera-frame points ``[N, 3]`` to pixels ``[N, 2]``; points with z <= 0 give NaN."""
+    xyz = np.asarray(xyz_cam, dtype=np.float64)
+    if camera.model not in NUMPY_CAMERA_MODELS:
+        out = _pycolmap_camera(camera).img_from_cam(xyz, check_cheirality=False)
+        out = np.asarray(out, dtype=np.float64)
+        out[xyz[:, 2] <= 0] = np.nan
+        return out
+    z = xyz[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        uv = xyz[:, :2] / z[:, None]
+    uv[z <= 0] = np.nan
+    d = distort_normalized(camera, uv)
+    fx, fy = camera.focal_xy()
+    cx, cy = camera.principal_point()
+    return np.stack([fx * d[:, 0] + cx, fy * d[:, 1] + cy], axis=1)
+
+
+def cam_from_img(camera: Camera, xy: np.ndarray) -> np.ndarray:
+    """Pixels ``[N, 2]`` to undistorted normalised coordinates ``[N, 2]`` (a ray is ``[u, v, 1]``)."""
+    xy = np.asarray(xy, dtype=np.float64)
+    if camera.model not in NUMPY_CAMERA_MODELS:
+        return np.asarray(_pycolmap_camera(camera).cam_from_img(xy), dtype=np.float64)
+    fx, fy = camera.focal_xy()
+    cx, cy = camera.principal_point()
+    uv_d = np.stack([(xy[:, 0] - cx) / fx, (xy[:, 1] - cy) / fy], axis=1)
+    return undistort_normalized(camera, uv_d)
+
+
+@dataclass(frozen=True)
+class PinholeCrop:
+    """How a distorted camera became a PINHOLE one.
+
+    Attributes
+    ----------
+    source : Camera
+        The distorted camera.
+    pinhole : Camera
+        The PINHOLE camera of the undistorted images (same focal; new size and principal point).
+    crop_xywh : tuple[float, float, float, float]
+        The kept region ``(x0, y0, width, height)`` in undistorted pixels at the source focal,
+        placed so the source principal point is at the source ``(cx, cy)``.
+    scale : float
+        Output pixels per undistorted source pixel (1 unless a maximum size was asked for).
+    """
+
+    source: Camera
+    pinhole: Camera
+    crop_xywh: tuple[float, float, float, float]
+    scale: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "camera_id": self.source.camera_id,
+            "from": {"model": self.source.model, "width": self.source.width, "height": self.source.height,
+                     "params": self.source.params.tolist()},
+            "to": {"model": self.pinhole.model, "width": self.pinhole.width, "height": self.pinhole.height,
+                   "params": self.pinhole.params.tolist()},
+            "crop_xywh": list(self.crop_xywh),
+            "scale": self.scale,
+        }
+
+
+def pinhole_camera_for(
+    camera: Camera, *, max_size: int = 0, samples_per_edge: int = 200, min_scale: float = 0.2
+) -> PinholeCrop:
+    """The PINHOLE camera for the undistorted images of ``camera``, cropped so no pixel is blank.
+
+    Keeps the focal lengths (undistorted pixels are as large as the source's near the centre)
+    and crops to the largest axis-aligned rectangle inside the undistorted image border, like
+    COLMAP's ``UndistortCamera`` with ``blank_pixels = 0``. The size never shrinks below
+    ``min_scale`` of the source (then a little border may be blank). With ``max_size > 0`` the
+    result is then scaled down so its longer side is at most ``max_size`` pixels.
+    """
+    fx, fy = camera.focal_xy()
+    cx, cy = camera.principal_point()
+    if camera.model in ("SIMPLE_PINHOLE", "PINHOLE"):
+        box = (0.0, 0.0, float(camera.width), float(camera.height))
+        return _scaled(camera, box, fx, fy, cx, cy, max_size)
+    w, h = camera.width, camera.height
+    t = np.linspace(0.0, 1.0, samples_per_edge)
+    # Border of the source image (outer pixel edges), undistorted to normalised coordinates.
+    left = cam_from_img(camera, np.stack([np.zeros_like(t), t * h], axis=1))
+    right = cam_from_img(camera, np.stack([np.full_like(t, w), t * h], axis=1))
+    top = cam_from_img(camera, np.stack([t * w, np.zeros_like(t)], axis=1))
+    bottom = cam_from_img(camera, np.stack([t * w, np.full_like(t, h)], axis=1))
+    edges = np.concatenate([left, right, top, bottom])
+    if not np.isfinite(edges).all():
+        raise ContractError(f"camera {camera.camera_id} ({camera.model}) cannot be undistorted: its "
+                            "distortion does not invert at the image border", field="Camera.params")
+    # Inner rectangle in undistorted pixels with the source focal.
+    x0, x1 = left[:, 0].max() * fx, right[:, 0].min() * fx
+    y0, y1 = top[:, 1].max() * fy, bottom[:, 1].min() * fy
+    new_w = max(int(np.floor(x1 - x0)), int(np.ceil(min_scale * w)), 1)
+    new_h = max(int(np.floor(y1 - y0)), int(np.ceil(min_scale * h)), 1)
+    # Centre the kept size on the inner rectangle.
+    x0 = (x0 + x1 - new_w) / 2.0
+    y0 = (y0 + y1 - new_h) / 2.0
+    box = (float(x0 + cx), float(y0 + cy), float(new_w), float(new_h))
+    return _scaled(camera, box, fx, fy, -x0, -y0, max_size)
+
+
+def _scaled(camera: Camera, box: tuple[float, float, float, float], fx: float, fy: float, cx: float, cy: float,
+            max_size: int) -> PinholeCrop:
+    """PinholeCrop for ``box`` with pinhole ``fx, fy, cx, cy`` at full size, shrunk to ``max_size``."""
+    w, h = int(box[2]), int(box[3])
+    scale = 1.0
+    if max_size and max(w, h) > max_size:
+        scale = max_size / max(w, h)
+        new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+        # Exact per-axis factors so the image edges map onto each other.
+        sx, sy = new_w / w, new_h / h
+        fx, fy, cx, cy, w, h = fx * sx, fy * sy, cx * sx, cy * sy, new_w, new_h
+    pin = Camera(model="PINHOLE", width=w, height=h, params=np.array([fx, fy, cx, cy]), camera_id=camera.camera_id)
+    return PinholeCrop(camera, pin, box, scale)
+
+
+def undistort_image(pixels: np.ndarray, crop: PinholeCrop, *, rows_per_chunk: int = 256) -> np.ndarray:
+    """Resample one image ``uint8 [H, W, C]`` of ``crop.source`` into ``crop.pinhole`` (bilinear).
+
+    When the output is much smaller than the source, the source is first box-reduced by an
+    integer factor so the bilinear lookup does not alias. Works in row chunks to bound memory
+    on 12-megapixel drone photos.
+    """
+    from scipy.ndimage import map_coordinates
+
+    pin = crop.pinhole
+    if crop.source.model in ("SIMPLE_PINHOLE", "PINHOLE") and crop.scale == 1.0:
+        return pixels
+    reduce = max(1, int(np.floor(1.0 / crop.scale + 1e-9))) if crop.scale < 1.0 else 1
+    if reduce > 1:
+        from PIL import Image
+
+        pixels = np.asarray(Image.fromarray(pixels).reduce(reduce), dtype=np.uint8)
+    fx, fy, cx, cy = pin.params
+    out = np.empty((pin.height, pin.width, pixels.shape[2]), dtype=np.uint8)
+    cols_out = np.arange(pin.width) + 0.5  # pixel centres at +0.5 (the contract's convention)
+    planes = [pixels[:, :, c].astype(np.float32) for c in range(pixels.shape[2])]
+    for r0 in range(0, pin.height, rows_per_chunk):
+        rows_out = np.arange(r0, min(pin.height, r0 + rows_per_chunk)) + 0.5
+        jj, ii = np.meshgrid(cols_out, rows_out)
+        rays = np.stack([(jj.ravel() - cx) / fx, (ii.ravel() - cy) / fy, np.ones(jj.size)], axis=1)
+        src = img_from_cam(crop.source, rays) / reduce
+        coords = [(src[:, 1] - 0.5).reshape(jj.shape), (src[:, 0] - 0.5).reshape(jj.shape)]
+        for c, plane in enumerate(planes):
+            values = map_coordinates(plane, coords, order=1, mode="nearest")
+            out[r0:r0 + len(rows_out), :, c] = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    return out
+
+
+def _image_loader(images: ImageSet | str | Path, names: tuple[str, ...]) -> dict[str, Any]:
+    """name -> callable returning uint8 [H, W, 3] upright pixels."""
+    if isinstance(images, ImageSet):
+        by_name = {r.name: r for r in images}
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise InputError(f"undistortion: the image set lacks {len(missing)} registered image(s), e.g. "
+                             f"{missing[:3]}", path=images.source or images.root)
+        return {n: by_name[n].load for n in names}
+    root = Path(images)
+
+    def loader(name: str) -> Any:
+        def load() -> np.ndarray:
+            from PIL import Image, ImageOps
+
+            path = root / name
+            try:
+                with Image.open(path) as im:
+                    return np.asarray(ImageOps.exif_transpose(im).convert("RGB"), dtype=np.uint8).copy()
+            except FileNotFoundError as e:
+                raise InputError("registered image not found for undistortion", path=path) from e
+        return load
+
+    return {n: loader(n) for n in names}
+
+
+def _save_image(pixels: np.ndarray, path: Path, jpeg_quality: int) -> None:
+    from PIL import Image
+
+    from splatkit.io.atomic import atomic_path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    with atomic_path(path) as tmp:
+        im = Image.fromarray(pixels)
+        if suffix in (".jpg", ".jpeg"):
+            im.save(tmp, format="JPEG", quality=jpeg_quality, subsampling=0)
+        elif suffix == ".png":
+            im.save(tmp, format="PNG")
+        else:
+            im.save(tmp, format="PNG" if suffix not in (".tif", ".tiff", ".webp", ".bmp") else None)
+
+
+def undistort_to_pinhole(
+    rec: Reconstruction,
+    images: ImageSet | str | Path,
+    out_dir: str | Path,
+    *,
+    max_size: int = 0,
+    jpeg_quality: int = 95,
+) -> Reconstruction:
+    """Undistort a model and its registered images to PINHOLE cameras.
+
+    Parameters
+    ----------
+    rec : Reconstruction
+        The distorted model (any COLMAP model); not modified.
+    images : ImageSet or folder
+        Where the registered images are, by name.
+    out_dir : path
+        Folder for the undistorted images, written under their original names (and formats).
+    max_size : int
+        When > 0, the undistorted images' longer side is at most this (cameras scaled to match).
+    jpeg_quality : int
+        Quality of JPEG outputs.
+
+    Returns
+    -------
+    Reconstruction
+        Same frames (poses), points and camera ids; every camera PINHOLE with the size of its
+        written images; every observation moved into the undistorted image.
+        ``undistortion_crops(rec)`` gives the per-camera crop record.
+    """
+    out_dir = Path(out_dir)
+    crops = undistortion_crops(rec, max_size=max_size)
+    new_cameras = tuple(crops[c.camera_id].pinhole for c in rec.cameras)
+    # Observations: undistort with the old camera, project with the new pinhole.
+    xy = np.array(rec.tracks.xy, dtype=np.float64)
+    cam_of_obs = rec.frames.camera_index[rec.tracks.frame_index]
+    for ci, cam in enumerate(rec.cameras):
+        sel = cam_of_obs == ci
+        if not sel.any():
+            continue
+        uv = cam_from_img(cam, xy[sel])
+        fx, fy, cx, cy = new_cameras[ci].params
+        xy[sel] = np.stack([fx * uv[:, 0] + cx, fy * uv[:, 1] + cy], axis=1)
+    tracks = Tracks(point_index=rec.tracks.point_index, frame_index=rec.tracks.frame_index, xy=xy)
+
+    loaders = _image_loader(images, rec.frames.names)
+    for f, name in enumerate(rec.frames.names):
+        crop = crops[rec.camera_of(f).camera_id]
+        pixels = loaders[name]()
+        if pixels.shape[:2] != (crop.source.height, crop.source.width):
+            raise InputError(f"image {name} is {pixels.shape[1]}x{pixels.shape[0]} but its camera "
+                             f"{crop.source.camera_id} is {crop.source.width}x{crop.source.height}: the image was "
+                             "resized after SfM; rerun SfM on the same files", path=name)
+        _save_image(undistort_image(pixels, crop), out_dir / name, jpeg_quality)
+        logger.debug("undistorted %s", name)
+    frames = Frames(names=rec.frames.names, camera_index=rec.frames.camera_index, rotation=rec.frames.rotation,
+                    translation=rec.frames.translation)
+    return Reconstruction(cameras=new_cameras, frames=frames, points=rec.points, tracks=tracks,
+                          georeference=rec.georeference, source=rec.source)
+
+
+def undistortion_crops(rec: Reconstruction, *, max_size: int = 0) -> dict[int, PinholeCrop]:
+    """camera id -> :class:`PinholeCrop` for every camera of ``rec``."""
+    return {c.camera_id: pinhole_camera_for(c, max_size=max_size) for c in rec.cameras}

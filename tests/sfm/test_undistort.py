@@ -1,0 +1,147 @@
+"""Camera models in numpy and undistortion of a model + images to PINHOLE."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from splatkit.contracts import Camera
+from splatkit.sfm.quality import reprojection_errors
+from splatkit.sfm.undistort import (
+    cam_from_img,
+    img_from_cam,
+    pinhole_camera_for,
+    undistort_to_pinhole,
+)
+from tests.sfm.synthetic_scene import make_scene
+
+CAMERAS = {
+    "SIMPLE_PINHOLE": [150.0, 80.0, 60.0],
+    "PINHOLE": [150.0, 155.0, 81.0, 59.0],
+    "SIMPLE_RADIAL": [150.0, 80.0, 60.0, -0.1],
+    "RADIAL": [150.0, 80.0, 60.0, -0.1, 0.03],
+    "OPENCV": [150.0, 152.0, 81.0, 61.0, -0.12, 0.04, 0.002, -0.001],
+    "FULL_OPENCV": [150.0, 152.0, 81.0, 61.0, -0.12, 0.04, 0.002, -0.001, 0.01, 0.02, -0.01, 0.005],
+    "OPENCV_FISHEYE": [150.0, 152.0, 81.0, 61.0, 0.05, -0.02, 0.01, -0.002],
+}
+
+
+def _camera(model: str) -> Camera:
+    return Camera(model=model, width=160, height=120, params=np.array(CAMERAS[model]), camera_id=3)
+
+
+def _rays(n: int = 200, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.column_stack([rng.uniform(-0.5, 0.5, n), rng.uniform(-0.4, 0.4, n), rng.uniform(1.0, 5.0, n)])
+
+
+@pytest.mark.parametrize("model", sorted(CAMERAS))
+def test_numpy_models_match_pycolmap(model: str) -> None:
+    pycolmap = pytest.importorskip("pycolmap")
+    cam = _camera(model)
+    ref = pycolmap.Camera(model=model, width=160, height=120, params=CAMERAS[model])
+    xyz = _rays()
+    np.testing.assert_allclose(img_from_cam(cam, xyz), ref.img_from_cam(xyz), atol=1e-9)
+    px = ref.img_from_cam(xyz)
+    np.testing.assert_allclose(cam_from_img(cam, px), ref.cam_from_img(px), atol=1e-7)
+
+
+@pytest.mark.parametrize("model", sorted(CAMERAS))
+def test_unproject_inverts_project(model: str) -> None:
+    cam = _camera(model)
+    xyz = _rays(seed=1)
+    uv = cam_from_img(cam, img_from_cam(cam, xyz))
+    np.testing.assert_allclose(uv, xyz[:, :2] / xyz[:, 2:], atol=1e-9)
+
+
+def test_points_behind_the_camera_do_not_project() -> None:
+    out = img_from_cam(_camera("SIMPLE_RADIAL"), np.array([[0.1, 0.1, -1.0], [0.1, 0.1, 1.0]]))
+    assert np.isnan(out[0]).all() and np.isfinite(out[1]).all()
+
+
+def test_barrel_distortion_crops_to_valid_pixels() -> None:
+    cam = _camera("SIMPLE_RADIAL")  # k < 0: barrel; the undistorted border bows outward at the corners
+    crop = pinhole_camera_for(cam)
+    pin = crop.pinhole
+    assert pin.model == "PINHOLE"
+    np.testing.assert_allclose(pin.params[:2], [150.0, 150.0])
+    # Every output pixel maps inside the source image (no blank border).
+    jj, ii = np.meshgrid(np.arange(pin.width) + 0.5, np.arange(pin.height) + 0.5)
+    rays = np.column_stack([(jj.ravel() - pin.params[2]) / pin.params[0],
+                            (ii.ravel() - pin.params[3]) / pin.params[1], np.ones(jj.size)])
+    src = img_from_cam(cam, rays)
+    assert src[:, 0].min() >= -0.5 and src[:, 0].max() <= cam.width + 0.5
+    assert src[:, 1].min() >= -0.5 and src[:, 1].max() <= cam.height + 0.5
+    assert crop.to_dict()["to"]["width"] == pin.width
+
+
+def test_max_size_scales_the_pinhole_camera() -> None:
+    cam = Camera(model="PINHOLE", width=400, height=300, params=np.array([300.0, 300.0, 200.0, 150.0]))
+    crop = pinhole_camera_for(cam, max_size=100)
+    assert (crop.pinhole.width, crop.pinhole.height) == (100, 75)
+    np.testing.assert_allclose(crop.pinhole.params, [75.0, 75.0, 50.0, 37.5])
+    assert crop.scale == pytest.approx(0.25)
+
+
+def _render_gradient(cam: Camera) -> np.ndarray:
+    """A distorted image whose intensity is linear in the *undistorted* normalised coordinates."""
+    jj, ii = np.meshgrid(np.arange(cam.width) + 0.5, np.arange(cam.height) + 0.5)
+    uv = cam_from_img(cam, np.column_stack([jj.ravel(), ii.ravel()]))
+    red = 128 + 150 * uv[:, 0]
+    green = 128 + 150 * uv[:, 1]
+    img = np.stack([red, green, np.full_like(red, 50)], axis=1).reshape(cam.height, cam.width, 3)
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("model", ["SIMPLE_RADIAL", "OPENCV", "PINHOLE"])
+def test_undistort_to_pinhole_moves_images_and_observations(tmp_path: Path, model: str) -> None:
+    cam = _camera(model)
+    rec = make_scene(camera=cam, num_frames=4)
+    src_dir = tmp_path / "src"
+    src_dir.mkdir()
+    for name in rec.frames.names:
+        Image.fromarray(_render_gradient(cam)).save(src_dir / name)
+
+    out = undistort_to_pinhole(rec, src_dir, tmp_path / "out")
+
+    assert all(c.model == "PINHOLE" for c in out.cameras)
+    assert [c.camera_id for c in out.cameras] == [3]
+    np.testing.assert_array_equal(out.frames.rotation, rec.frames.rotation)
+    np.testing.assert_array_equal(out.points.xyz, rec.points.xyz)
+    pin = out.cameras[0]
+    for name in rec.frames.names:
+        with Image.open(tmp_path / "out" / name) as im:
+            assert im.size == (pin.width, pin.height)
+            pixels = np.asarray(im).astype(float)
+    # The moved observations reproject exactly with the pinhole camera.
+    assert reprojection_errors(out).max() < 1e-6
+    # The resampled image is the same linear function of the pinhole's normalised coordinates.
+    fx, fy, cx, cy = pin.params
+    u = (np.arange(pin.width) + 0.5 - cx) / fx
+    v = (np.arange(pin.height) + 0.5 - cy) / fy
+    inner = (slice(2, -2), slice(2, -2))
+    np.testing.assert_allclose(pixels[..., 0][inner], (128 + 150 * u)[None, :].repeat(pin.height, 0)[inner], atol=2.0)
+    np.testing.assert_allclose(pixels[..., 1][inner], (128 + 150 * v)[:, None].repeat(pin.width, 1)[inner], atol=2.0)
+    out.validate()
+
+
+def test_undistort_refuses_images_resized_after_sfm(tmp_path: Path) -> None:
+    from splatkit.errors import InputError
+
+    rec = make_scene(camera=_camera("SIMPLE_RADIAL"), num_frames=3)
+    for name in rec.frames.names:
+        Image.new("RGB", (80, 60)).save(tmp_path / name)
+    with pytest.raises(InputError, match="resized after SfM"):
+        undistort_to_pinhole(rec, tmp_path, tmp_path / "out")
+    assert not (tmp_path / "out" / rec.frames.names[0]).exists()
+
+
+def test_undistort_names_a_missing_image(tmp_path: Path) -> None:
+    from splatkit.errors import InputError
+
+    rec = make_scene(camera=_camera("SIMPLE_RADIAL"), num_frames=3)
+    with pytest.raises(InputError, match="not found"):
+        undistort_to_pinhole(rec, tmp_path, tmp_path / "out")
