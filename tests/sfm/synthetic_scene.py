@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from splatkit.contracts import Camera, Frames, Points, Reconstruction, Tracks
-from splatkit.sfm.undistort import img_from_cam
+from splatkit.sfm.camera_models import img_from_cam
 
 
 def rotation_about(axis: np.ndarray, angle: float) -> np.ndarray:

@@ -13,11 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from splatkit.errors import InputError
-from splatkit.sfm.camera_conversion import (
-    normalized_to_pixels,
-    opensfm_camera_to_colmap,
-    project_camera_points,
-)
+from splatkit.sfm.camera_conversion import normalized_to_pixels, opensfm_camera_to_colmap
+from splatkit.sfm.camera_models import img_from_cam
 from splatkit.sfm.opensfm_backend import rotation_from_axis_angle
 
 # --- OpenSfM's camera models, normalized coordinates ----------------------------------------
@@ -129,7 +126,7 @@ def test_conversion_matches_opensfm_projection(model, obj, size):
     colmap_cam = pycolmap.Camera(model=cam.model, width=w, height=h, params=cam.params)
     got_pycolmap = colmap_cam.img_from_cam(X)
     np.testing.assert_allclose(got_pycolmap, expected, rtol=0, atol=1e-6)
-    np.testing.assert_allclose(project_camera_points(cam, X), expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(img_from_cam(cam, X), expected, rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize(("obj", "words"), [

@@ -1,4 +1,4 @@
-"""Camera models in numpy and undistortion of a model + images to PINHOLE."""
+"""Undistortion of a model + images to PINHOLE."""
 
 from __future__ import annotations
 
@@ -9,57 +9,14 @@ import pytest
 from PIL import Image
 
 from splatkit.contracts import Camera
+from splatkit.sfm.camera_models import cam_from_img, img_from_cam
 from splatkit.sfm.quality import reprojection_errors
-from splatkit.sfm.undistort import (
-    cam_from_img,
-    img_from_cam,
-    pinhole_camera_for,
-    undistort_to_pinhole,
-)
+from splatkit.sfm.undistort import pinhole_camera_for, undistort_to_pinhole
 from tests.sfm.synthetic_scene import make_scene
-
-CAMERAS = {
-    "SIMPLE_PINHOLE": [150.0, 80.0, 60.0],
-    "PINHOLE": [150.0, 155.0, 81.0, 59.0],
-    "SIMPLE_RADIAL": [150.0, 80.0, 60.0, -0.1],
-    "RADIAL": [150.0, 80.0, 60.0, -0.1, 0.03],
-    "OPENCV": [150.0, 152.0, 81.0, 61.0, -0.12, 0.04, 0.002, -0.001],
-    "FULL_OPENCV": [150.0, 152.0, 81.0, 61.0, -0.12, 0.04, 0.002, -0.001, 0.01, 0.02, -0.01, 0.005],
-    "OPENCV_FISHEYE": [150.0, 152.0, 81.0, 61.0, 0.05, -0.02, 0.01, -0.002],
-}
-
+from tests.sfm.test_camera_models import CAMERAS
 
 def _camera(model: str) -> Camera:
     return Camera(model=model, width=160, height=120, params=np.array(CAMERAS[model]), camera_id=3)
-
-
-def _rays(n: int = 200, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return np.column_stack([rng.uniform(-0.5, 0.5, n), rng.uniform(-0.4, 0.4, n), rng.uniform(1.0, 5.0, n)])
-
-
-@pytest.mark.parametrize("model", sorted(CAMERAS))
-def test_numpy_models_match_pycolmap(model: str) -> None:
-    pycolmap = pytest.importorskip("pycolmap")
-    cam = _camera(model)
-    ref = pycolmap.Camera(model=model, width=160, height=120, params=CAMERAS[model])
-    xyz = _rays()
-    np.testing.assert_allclose(img_from_cam(cam, xyz), ref.img_from_cam(xyz), atol=1e-9)
-    px = ref.img_from_cam(xyz)
-    np.testing.assert_allclose(cam_from_img(cam, px), ref.cam_from_img(px), atol=1e-7)
-
-
-@pytest.mark.parametrize("model", sorted(CAMERAS))
-def test_unproject_inverts_project(model: str) -> None:
-    cam = _camera(model)
-    xyz = _rays(seed=1)
-    uv = cam_from_img(cam, img_from_cam(cam, xyz))
-    np.testing.assert_allclose(uv, xyz[:, :2] / xyz[:, 2:], atol=1e-9)
-
-
-def test_points_behind_the_camera_do_not_project() -> None:
-    out = img_from_cam(_camera("SIMPLE_RADIAL"), np.array([[0.1, 0.1, -1.0], [0.1, 0.1, 1.0]]))
-    assert np.isnan(out[0]).all() and np.isfinite(out[1]).all()
 
 
 def test_barrel_distortion_crops_to_valid_pixels() -> None:

@@ -1,4 +1,4 @@
-"""OpenSfM cameras -> COLMAP camera models in pixels, and COLMAP-model projection in numpy.
+"""OpenSfM cameras -> COLMAP camera models in pixels (projection itself: :mod:`splatkit.sfm.camera_models`).
 
 OpenSfM (``opensfm/io.py::camera_from_json``, ``opensfm/src/geometry/camera_instances.h``) models
 a camera as PROJECTION -> DISTORTION -> AFFINE in *normalized* image coordinates: origin at the
@@ -41,15 +41,13 @@ from typing import Any
 
 import numpy as np
 
-from splatkit.contracts.reconstruction import Camera, Reconstruction
-from splatkit.errors import ContractError, InputError
+from splatkit.contracts.reconstruction import Camera
+from splatkit.errors import InputError
 
 __all__ = [
     "SUPPORTED_PROJECTIONS",
     "opensfm_camera_to_colmap",
     "normalized_to_pixels",
-    "project_camera_points",
-    "reprojection_errors",
 ]
 
 #: OpenSfM projection types that convert (some only for parameter values COLMAP can express).
@@ -198,94 +196,3 @@ def normalized_to_pixels(xy: np.ndarray, width: int, height: int) -> np.ndarray:
     s = float(max(width, height))
     return np.asarray(xy, np.float64) * s + np.array([width / 2.0, height / 2.0])
 
-
-def project_camera_points(camera: Camera, points_cam: np.ndarray) -> np.ndarray:
-    """Project points in the camera frame to pixels with COLMAP's model equations.
-
-    Parameters
-    ----------
-    camera
-        Any model of :data:`~splatkit.contracts.CAMERA_MODELS` except ``FOV``.
-    points_cam : float64 [N, 3]
-        Points in the camera frame (x right, y down, z forward).
-
-    Returns
-    -------
-    float64 [N, 2]
-        Pixel coordinates; NaN for points not in front of the camera (z <= 0), like
-        COLMAP's cheirality check.
-    """
-    pts = np.asarray(points_cam, np.float64).reshape(-1, 3)
-    z = pts[:, 2]
-    front = z > np.finfo(np.float64).eps
-    with np.errstate(divide="ignore", invalid="ignore"):
-        u = np.where(front, pts[:, 0] / z, np.nan)
-        v = np.where(front, pts[:, 1] / z, np.nan)
-    model, p = camera.model, camera.params
-    names = camera.param_names
-    prm = dict(zip(names, p))
-    zero = np.zeros_like(u)
-
-    if model in ("SIMPLE_RADIAL_FISHEYE", "RADIAL_FISHEYE", "OPENCV_FISHEYE", "THIN_PRISM_FISHEYE"):
-        # Equidistant projection: the normalized point is scaled to radius theta = atan(r).
-        r = np.hypot(u, v)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(r > np.finfo(np.float64).eps, np.arctan(r) / r, 1.0)
-        u, v = u * scale, v * scale
-        t2 = u * u + v * v
-        k = [prm.get(n, 0.0) for n in ("k1", "k2", "k3", "k4")]
-        if model == "SIMPLE_RADIAL_FISHEYE":
-            k = [prm["k"], 0.0, 0.0, 0.0]
-        radial = 1.0 + t2 * (k[0] + t2 * (k[1] + t2 * (k[2] + t2 * k[3])))
-        xd, yd = u * radial, v * radial
-        if model == "THIN_PRISM_FISHEYE":
-            p1, p2, sx1, sy1 = prm["p1"], prm["p2"], prm["sx1"], prm["sy1"]
-            xd = xd + 2 * p1 * u * v + p2 * (t2 + 2 * u * u) + sx1 * t2
-            yd = yd + 2 * p2 * u * v + p1 * (t2 + 2 * v * v) + sy1 * t2
-    elif model in ("SIMPLE_PINHOLE", "PINHOLE"):
-        xd, yd = u, v
-    elif model in ("SIMPLE_RADIAL", "RADIAL", "OPENCV", "FULL_OPENCV"):
-        r2 = u * u + v * v
-        k1 = prm.get("k1", prm.get("k", 0.0))
-        k2 = prm.get("k2", 0.0)
-        k3 = prm.get("k3", 0.0)
-        radial = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))
-        if model == "FULL_OPENCV":
-            radial = radial / (1.0 + r2 * (prm["k4"] + r2 * (prm["k5"] + r2 * prm["k6"])))
-        p1, p2 = prm.get("p1", 0.0), prm.get("p2", 0.0)
-        xd = u * radial + 2 * p1 * u * v + p2 * (r2 + 2 * u * u) + zero
-        yd = v * radial + 2 * p2 * u * v + p1 * (r2 + 2 * v * v) + zero
-    else:
-        raise ContractError(f"projection of camera model {model} is not implemented", field="Camera.model",
-                            actual=model)
-    fx, fy = camera.focal_xy()
-    cx, cy = camera.principal_point()
-    return np.stack([fx * xd + cx, fy * yd + cy], axis=1)
-
-
-def reprojection_errors(reconstruction: Reconstruction) -> np.ndarray:
-    """Pixel distance between each observation and its point projected into its frame.
-
-    Returns
-    -------
-    float64 [M]
-        One error per observation of ``reconstruction.tracks``; ``inf`` where the point is
-        behind the camera.
-    """
-    tracks, frames = reconstruction.tracks, reconstruction.frames
-    out = np.empty(len(tracks))
-    if not len(tracks):
-        return out
-    xyz = reconstruction.points.xyz[tracks.point_index]
-    r = frames.rotation[tracks.frame_index]
-    t = frames.translation[tracks.frame_index]
-    cam_pts = np.einsum("mij,mj->mi", r, xyz) + t
-    cam_of_obs = frames.camera_index[tracks.frame_index]
-    for ci, camera in enumerate(reconstruction.cameras):
-        sel = np.flatnonzero(cam_of_obs == ci)
-        if not len(sel):
-            continue
-        proj = project_camera_points(camera, cam_pts[sel])
-        err = np.linalg.norm(proj - tracks.xy[sel], axis=1)
-        out[sel] = np.where(np.isfinite(err), err, np.inf)
-    return out

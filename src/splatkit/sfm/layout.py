@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,10 @@ def _georef_document(rec: Reconstruction, report: dict[str, Any]) -> dict[str, A
         "reference": rec.georeference.to_dict() if rec.georeference is not None else None,
         "applied": bool(geo.get("applied")),
     }
+    # How the frame got to ENU: splatkit's GPS similarity, or the producer's own frame (OpenSfM).
+    method = geo.get("method") or ("gps_similarity" if geo.get("applied") else None)
+    if method is not None:
+        doc["method"] = method
     for key in ("similarity", "residual_m", "inliers", "outliers", "reason", "max_error_m"):
         if key in geo:
             doc[key] = geo[key]
@@ -69,6 +74,7 @@ def write_sfm_output(
     undistorted: Reconstruction | None,
     undistorted_images: str | Path | None,
     report: dict[str, Any],
+    extra_dirs: Mapping[str, str | Path] | None = None,
 ) -> tuple[Path, ...]:
     """Write the SfM output folder atomically (replacing ``out_dir`` as a whole).
 
@@ -85,6 +91,10 @@ def write_sfm_output(
         Folder of the undistorted images, moved into ``images/``.
     report : dict
         JSON-able; written to ``report.json``.
+    extra_dirs : mapping of str to path, optional
+        Backend byproducts moved into ``out_dir`` under the given names (e.g. ``opensfm``: the
+        dataset OpenSfM built). Moved last, once everything else is written, so a failed write
+        leaves them where they were.
 
     Returns
     -------
@@ -118,6 +128,11 @@ def write_sfm_output(
             shutil.move(str(undistorted_images), str(tmp / IMAGES_DIR))
         (tmp / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True), encoding="utf-8")
         (tmp / GEOREF_FILE).write_text(json.dumps(georef_doc, indent=2, sort_keys=True), encoding="utf-8")
+        for name, folder in (extra_dirs or {}).items():
+            if name in (IMAGES_DIR, "sparse", "distorted", REPORT_FILE, GEOREF_FILE):
+                raise ContractError(f"write_sfm_output: extra folder name {name!r} clashes with the layout",
+                                    field="extra_dirs", actual=name)
+            shutil.move(str(folder), str(tmp / name))
     main = out_dir / (SPARSE_DIR if undistorted is not None else DISTORTED_SPARSE_DIR)
     files = [main]
     if undistorted is not None:

@@ -1,4 +1,4 @@
-"""SfM backend ``sfm/opensfm``: OpenSfM output folders -> a validated :class:`Reconstruction`.
+"""SfM backend ``sfm/opensfm``: OpenSfM output folders -> the SfM output folder every backend writes.
 
 OpenSfM writes ``reconstruction.json`` (a list of partial reconstructions, each in its own frame),
 ``tracks.csv`` (every observation of every track, normalized image coordinates) and
@@ -13,6 +13,14 @@ consistent COLMAP model (see :func:`splatkit.io.opensfm.refuse_colmap_export`).
 inlier flags), so observations reprojecting further than ``max_reprojection_error`` pixels are
 dropped, then points left with fewer than two observations.
 
+The converted model then goes the same way as the pycolmap backend's (:mod:`splatkit.sfm.layout`):
+the photos OpenSfM reconstructed (``<dataset>/images`` or ``images_dir``) are undistorted to
+PINHOLE cameras with the observations moved along (:func:`splatkit.sfm.undistort.undistort_to_pinhole`),
+and ``images/``, ``sparse/0``, ``distorted/sparse/0``, ``report.json`` and ``georef.json`` are
+written atomically. OpenSfM's world frame is already local ENU metres around ``reference_lla``
+when it had GPS, so it is kept as is and recorded in ``georef.json``. Without the photos the
+stage fails before writing anything, unless ``undistort=False`` asks for a model-only folder.
+
 When the ``opensfm`` command is on PATH and ``run_opensfm`` is set, the backend can also run
 OpenSfM on photos first (``extract_metadata`` ... ``reconstruct``) and convert the result.
 """
@@ -23,6 +31,8 @@ import logging
 import os
 import shutil
 import subprocess
+import tempfile
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -34,7 +44,6 @@ from splatkit.contracts.images import ImageSet
 from splatkit.contracts.reconstruction import (
     DEFAULT_MIN_FRAMES,
     DEFAULT_MIN_POINTS,
-    Camera,
     Frames,
     Points,
     Reconstruction,
@@ -42,14 +51,12 @@ from splatkit.contracts.reconstruction import (
 )
 from splatkit.errors import BackendUnavailableError, ContractError, InputError, StageError
 from splatkit.io import opensfm as osfm_io
-from splatkit.io.colmap import write_colmap_model
 from splatkit.plugins.spec import hookimpl
-from splatkit.sfm.camera_conversion import (
-    normalized_to_pixels,
-    opensfm_camera_to_colmap,
-    reprojection_errors,
-)
-from splatkit.stages import ProgressCallback, ProgressUpdate, Stage, StageResult, no_progress
+from splatkit.sfm.camera_conversion import normalized_to_pixels, opensfm_camera_to_colmap
+from splatkit.sfm.layout import write_sfm_output
+from splatkit.sfm.quality import quality_report, reprojection_errors
+from splatkit.sfm.undistort import undistort_to_pinhole, undistortion_crops
+from splatkit.stages import ProgressCallback, ProgressUpdate, Stage, StageResult, config_to_dict, no_progress
 
 __all__ = [
     "OpenSfMConfig",
@@ -65,6 +72,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 STAGE = "sfm/opensfm"
+#: Where ``run_opensfm`` builds its OpenSfM dataset: ``OUT/opensfm`` (kept in the output folder).
+OPENSFM_DATASET_DIR = "opensfm"
 #: OpenSfM commands run on photos, in order (``opensfm <command> <dataset>``).
 OPENSFM_STEPS: tuple[str, ...] = ("extract_metadata", "detect_features", "match_features", "create_tracks",
                                   "reconstruct")
@@ -94,6 +103,18 @@ class OpenSfMConfig:
         Name or path of the OpenSfM command-line tool.
     opensfm_timeout_s : float
         Time limit for each OpenSfM command.
+    images_dir : str
+        Folder of the photos OpenSfM reconstructed (absolute, or relative to the dataset folder);
+        empty: the given photos (ImageSet input), else ``<dataset>/images`` (where OpenSfM reads
+        them). Only needed for undistortion.
+    undistort : bool
+        Write the PINHOLE training scene (``images/``, ``sparse/0``). False writes a model-only
+        folder (``distorted/sparse/0``, ``report.json``, ``georef.json``) and needs no photos; it
+        is not a training input.
+    undistort_max_size : int
+        When > 0, the undistorted images' longer side is at most this many pixels.
+    jpeg_quality : int
+        Quality of undistorted JPEG images.
     """
 
     reconstruction_index: int | None = None
@@ -105,6 +126,16 @@ class OpenSfMConfig:
     run_opensfm: bool = False
     opensfm_command: str = "opensfm"
     opensfm_timeout_s: float = 3600.0
+    images_dir: str = ""
+    undistort: bool = True
+    undistort_max_size: int = 0
+    jpeg_quality: int = 95
+
+    def __post_init__(self) -> None:
+        if self.max_reprojection_error < 0 or self.undistort_max_size < 0 or not 1 <= self.jpeg_quality <= 100:
+            raise ContractError("sfm/opensfm: max_reprojection_error >= 0, undistort_max_size >= 0 and "
+                                f"1 <= jpeg_quality <= 100 are required, got {self.max_reprojection_error}, "
+                                f"{self.undistort_max_size}, {self.jpeg_quality}", field="OpenSfMConfig")
 
 
 def find_opensfm_command(command: str = "opensfm") -> str | None:
@@ -265,17 +296,18 @@ def _summary(values: np.ndarray) -> dict[str, float | None]:
 
 
 class OpenSfMImporter(Stage):
-    """``sfm/opensfm``: convert an OpenSfM dataset folder (or run OpenSfM on photos) to a Reconstruction.
+    """``sfm/opensfm``: an OpenSfM dataset folder (or OpenSfM run on photos) -> the SfM output folder.
 
     Input: an OpenSfM dataset folder (with ``reconstruction.json`` and ``tracks.csv``), the path of
     a reconstruction JSON file, or photos (:class:`ImageSet` or an image folder) when
-    ``run_opensfm`` is set and ``opensfm`` is installed.
+    ``run_opensfm`` is set and ``opensfm`` is installed. Output: the same folder as every SfM
+    backend writes (:mod:`splatkit.sfm.layout`, ``docs/formats.md``).
     """
 
     kind = "sfm"
     name = "opensfm"
     Config = OpenSfMConfig
-    description = "OpenSfM reconstruction.json + tracks.csv -> Reconstruction (runs the opensfm CLI when asked)"
+    description = "OpenSfM reconstruction.json + tracks.csv -> PINHOLE training scene (runs the opensfm CLI when asked)"
     install_hint = ("converting OpenSfM output needs nothing extra; to run OpenSfM on photos install "
                     "mapillary/OpenSfM so that the `opensfm` command is on PATH")
 
@@ -286,21 +318,42 @@ class OpenSfMImporter(Stage):
         workdir: Path,
         progress: ProgressCallback = no_progress,
     ) -> StageResult[Reconstruction]:
-        """Convert (after running OpenSfM when asked), validate, check trainability, report.
+        """Convert (after running OpenSfM when asked), check, undistort and write the SfM output folder.
+
+        Parameters
+        ----------
+        input : path or ImageSet
+            See the class docstring.
+        config : OpenSfMConfig
+        workdir : path
+            The output folder (replaced atomically as a whole; see :mod:`splatkit.sfm.layout`).
+        progress : callable
+            Receives a :class:`~splatkit.stages.ProgressUpdate` per step.
+
+        Returns
+        -------
+        StageResult[Reconstruction]
+            The undistorted PINHOLE model (the converted distorted one with ``undistort=False``),
+            the report (also ``workdir/report.json``) and the files written.
 
         Raises
         ------
         InputError
-            Missing/malformed OpenSfM files, ``colmap_export/`` given as input, unsupported cameras.
+            Missing/malformed OpenSfM files, ``colmap_export/`` given as input, unsupported cameras,
+            photos whose size differs from their camera's.
         BackendUnavailableError
             ``run_opensfm`` on photos without the ``opensfm`` command.
         StageError
-            OpenSfM failed, or the model is too thin to train on (names the missing shots).
+            OpenSfM failed; the model is too thin to train on (names the missing shots); or
+            ``undistort`` is on and registered photos are not in the images folder.
         """
         workdir = Path(workdir)
         given_names: list[str] | None = None
+        photos_root: Path | None = None
+        opensfm_run_dir: Path | None = None
         if isinstance(input, ImageSet):
             given_names = list(input.names)
+            photos_root = Path(input.root)
             folder = self._dataset_for_images(input.root, config, workdir, progress, images=input)
         else:
             path = Path(input)
@@ -312,6 +365,8 @@ class OpenSfMImporter(Stage):
                 folder = self._dataset_for_images(path, config, workdir, progress, images=None)
             else:
                 folder = path
+        if config.run_opensfm and folder == workdir / OPENSFM_DATASET_DIR:
+            opensfm_run_dir = folder
         recon_path = _resolve(folder, config.reconstruction_file)
         tracks_path = _resolve(folder, config.tracks_file)
         if not recon_path.is_file():
@@ -323,86 +378,123 @@ class OpenSfMImporter(Stage):
             raise InputError(f"{tracks_path.name} is missing next to {recon_path.name}: the 2D observations are "
                              "needed to build tracks; rerun `opensfm create_tracks` or set tracks_file",
                              path=tracks_path)
-        early_warnings: list[str] = []
+        warnings: list[str] = []
         if folder.name == "undistorted" and (folder / "undistorted_shot_ids.json").exists():
             # opensfm/undistort.py::add_subshot_tracks copies the distorted observations unchanged.
             msg = (f"{folder} is OpenSfM's `undistort` output: its tracks.csv keeps the distorted observations "
                    "while its cameras have no distortion, so reprojection errors are inflated; prefer the dataset "
                    "folder above it")
             logger.warning(msg)
-            early_warnings.append(msg)
+            warnings.append(msg)
+
+        total = 6
 
         def step(i: int, message: str) -> None:
-            progress(ProgressUpdate(stage=STAGE, step=i, total=4, message=message))
+            progress(ProgressUpdate(stage=STAGE, step=i, total=total, message=message))
 
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
         step(0, f"reading {recon_path.name}")
         partials = osfm_io.read_reconstruction_json(recon_path)
         chosen = choose_partial(partials, config.reconstruction_index, path=recon_path)
         step(1, f"reading {tracks_path.name}")
         tracks = osfm_io.read_tracks_csv(tracks_path)
-        georef, warnings = _georeference(folder, chosen)
+        georef, georef_warnings = _georeference(folder, chosen)
+        warnings += georef_warnings
+        timings["read"] = time.perf_counter() - t0
 
+        t0 = time.perf_counter()
         step(2, f"converting reconstruction {chosen.index}")
         rec, stats = convert_partial(chosen, tracks, georeference=georef,
                                      max_reprojection_error=config.max_reprojection_error,
                                      source=f"{recon_path} [reconstruction {chosen.index}]", path=recon_path)
         rec.validate()
+        timings["convert"] = time.perf_counter() - t0
 
+        image_dir = _images_dir(folder, config, photos_root)
         if given_names is None:
-            given_names = _given_images(folder, partials, tracks)
-        registered = set(rec.frames.names)
-        missing = sorted(set(given_names) - registered)
+            given_names = _given_images(image_dir, partials, tracks)
         others = [
             {"index": p.index, "shots": p.num_shots, "points": p.num_points, "images": sorted(p.shots)}
             for p in partials if p.index != chosen.index
         ]
-        errors = reprojection_errors(rec)
-        lengths = rec.tracks.lengths(len(rec.points))
+        quality = quality_report(rec, given_names, errors=reprojection_errors(rec))
+        geo_report = _georeference_report(rec, chosen, georef)
+        if "residual_m" in geo_report:
+            quality["gps_residual_m"] = geo_report["residual_m"]
+        notes: list[str] = []
+        if others:
+            notes.append(f"{len(others)} other partial reconstruction(s) in {recon_path.name} were not merged (each "
+                         "has its own frame); their images are listed in other_reconstructions")
         report: dict[str, Any] = {
             "backend": STAGE,
             "source": str(recon_path),
+            "config": config_to_dict(config),
             "tracks_file": str(tracks_path),
             "tracks_version": tracks.version,
             "reconstruction_index": chosen.index,
             "reconstructions_in_file": len(partials),
             "other_reconstructions": others,
-            "images_given": len(given_names),
-            "images_registered": len(rec.frames),
-            "unregistered_images": missing,
-            "points": len(rec.points),
-            "mean_track_length": float(lengths.mean()) if len(lengths) else 0.0,
-            "reprojection_error_px": _summary(errors),
             "max_reprojection_error_px": config.max_reprojection_error,
-            "georeference": None if georef is None else georef.to_dict(),
             "frame": "ENU" if georef is not None else "arbitrary",
             **stats,
-            "warnings": early_warnings + warnings,
+            "quality": quality,
+            "georeference": geo_report,
+            "warnings": warnings,
+            "notes": notes,
         }
         try:
             rec.check_trainable(min_points=config.min_points, min_frames=config.min_frames)
         except ContractError as e:
-            raise StageError(_thin_model_message(rec, config, missing, others, stats), stage=STAGE,
+            raise StageError(_thin_model_message(rec, config, quality["unregistered"], others, stats), stage=STAGE,
                              source=str(recon_path)) from e
 
-        step(3, "writing the COLMAP model")
-        files = self._write_model(rec, workdir, report)
-        step(4, "done")
-        logger.info("converted %s reconstruction %d: %d/%d images, %d points, median reprojection %.2f px",
+        workdir.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{workdir.name}.opensfm.", dir=workdir.parent))
+        try:
+            undistorted: Reconstruction | None = None
+            staged_images = scratch / "images"
+            if config.undistort:
+                step(3, "undistorting images to PINHOLE")
+                _check_images(rec, image_dir, source=str(recon_path))
+                t0 = time.perf_counter()
+                # OpenSfM's coordinates are in the stored pixel grid, never EXIF-rotated.
+                undistorted = undistort_to_pinhole(rec, image_dir, staged_images, max_size=config.undistort_max_size,
+                                                   jpeg_quality=config.jpeg_quality, exif_orientation=False)
+                timings["undistort"] = time.perf_counter() - t0
+                report["images_dir"] = str(image_dir)
+                report["undistortion"] = [c.to_dict() for c in
+                                          undistortion_crops(rec, max_size=config.undistort_max_size).values()]
+                report["quality_undistorted"] = {"reprojection_error_px": quality_report(
+                    undistorted, given_names, errors=reprojection_errors(undistorted))["reprojection_error_px"]}
+            else:
+                notes.append("undistort=False: model only (distorted/sparse/0, no images/ nor sparse/0); "
+                             "not a training input")
+            step(4, "writing the SfM output folder")
+            t0 = time.perf_counter()
+            report["timings_s"] = dict(timings)
+            extra = {OPENSFM_DATASET_DIR: opensfm_run_dir} if opensfm_run_dir is not None else {}
+            files = write_sfm_output(workdir, distorted=rec, undistorted=undistorted,
+                                     undistorted_images=staged_images if undistorted is not None else None,
+                                     report=report, extra_dirs=extra)
+            timings["write"] = time.perf_counter() - t0
+            report["timings_s"] = dict(timings)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        step(5, "done")
+        logger.info("sfm/opensfm: %s reconstruction %d: %d/%d images, %d points, median reprojection %.2f px",
                     recon_path, chosen.index, len(rec.frames), len(given_names), len(rec.points),
-                    report["reprojection_error_px"]["median"] or float("nan"))
-        return StageResult(output=rec, report=report, files=files)
+                    quality["reprojection_error_px"]["median"] or float("nan"))
+        return StageResult(output=undistorted if undistorted is not None else rec, report=report, files=files)
 
     # ----------------------------------------------------------------------------------------
 
-    def _write_model(self, rec: Reconstruction, workdir: Path, report: dict[str, Any]) -> tuple[Path, ...]:
-        """Write the distorted COLMAP model to ``workdir/sparse/0`` (replaced whole, atomically)."""
-        out = write_colmap_model(rec, Path(workdir) / "sparse" / "0")
-        report["colmap_model"] = str(out)
-        return (out,)
-
     def _dataset_for_images(self, image_root: Path, config: OpenSfMConfig, workdir: Path,
                             progress: ProgressCallback, *, images: ImageSet | None) -> Path:
-        """An OpenSfM dataset folder for photos: an existing one around them, or one made by OpenSfM."""
+        """An OpenSfM dataset folder for photos: an existing one around them, or one made by OpenSfM.
+
+        OpenSfM runs in ``workdir/opensfm``, which the output folder keeps (``OUT/opensfm``).
+        """
         image_root = Path(image_root)
         for candidate in (image_root, image_root.parent):
             if _resolve(candidate, config.reconstruction_file).is_file() and not config.run_opensfm:
@@ -418,7 +510,7 @@ class OpenSfMImporter(Stage):
             raise BackendUnavailableError(
                 f"run_opensfm=true but the {config.opensfm_command!r} command is not on PATH",
                 kind="sfm", name="opensfm", install_hint=self.install_hint)
-        return run_opensfm(command, image_root, Path(workdir) / "opensfm", images=images,
+        return run_opensfm(command, image_root, Path(workdir) / OPENSFM_DATASET_DIR, images=images,
                            timeout_s=config.opensfm_timeout_s, progress=progress)
 
 
@@ -486,9 +578,17 @@ def _georeference(folder: Path, partial: osfm_io.OpenSfMPartial) -> tuple[Georef
     return from_file, warnings
 
 
-def _given_images(folder: Path, partials: list[osfm_io.OpenSfMPartial], tracks: osfm_io.OpenSfMTracks) -> list[str]:
-    """Names of the images the dataset was made from: ``images/``, else every image OpenSfM mentions."""
-    image_dir = folder / "images"
+def _images_dir(folder: Path, config: OpenSfMConfig, photos_root: Path | None) -> Path:
+    """Where the photos OpenSfM reconstructed are: ``images_dir``, the given photos, or ``<dataset>/images``."""
+    if config.images_dir:
+        return _resolve(folder, config.images_dir)
+    if photos_root is not None:
+        return photos_root
+    return Path(folder) / "images"
+
+
+def _given_images(image_dir: Path, partials: list[osfm_io.OpenSfMPartial], tracks: osfm_io.OpenSfMTracks) -> list[str]:
+    """Names of the images the dataset was made from: the images folder, else every image OpenSfM mentions."""
     if image_dir.is_dir():
         names = sorted(p.name for p in image_dir.iterdir() if p.suffix in _IMAGE_SUFFIXES)
         if names:
@@ -497,6 +597,58 @@ def _given_images(folder: Path, partials: list[osfm_io.OpenSfMPartial], tracks: 
     for p in partials:
         names_set.update(p.shots)
     return sorted(names_set)
+
+
+def _check_images(rec: Reconstruction, image_dir: Path, *, source: str) -> None:
+    """Refuse, before writing anything, to undistort when registered photos are missing.
+
+    Raises
+    ------
+    StageError
+        Naming the folder searched, the missing photos and the two ways out (``images_dir``,
+        ``undistort=false``).
+    """
+    missing = list(rec.frames.names) if not image_dir.is_dir() else [
+        n for n in rec.frames.names if not (image_dir / n).is_file()]
+    if not missing:
+        return
+    shown = ", ".join(missing[:_MAX_LISTED]) + (f" and {len(missing) - _MAX_LISTED} more"
+                                                if len(missing) > _MAX_LISTED else "")
+    where = f"{image_dir} does not exist" if not image_dir.is_dir() else f"{image_dir} lacks them"
+    raise StageError(
+        f"undistortion needs the photos OpenSfM reconstructed, but {len(missing)} of the {len(rec.frames)} "
+        f"registered images are missing ({shown}): {where}. Set images_dir to the folder holding the photos "
+        "OpenSfM ran on (OpenSfM reads <dataset>/images), or set undistort=false for a model-only output "
+        "(distorted/sparse/0, report.json, georef.json; not a training input)", stage=STAGE, source=source)
+
+
+def _georeference_report(rec: Reconstruction, partial: osfm_io.OpenSfMPartial,
+                         georef: Georeference | None) -> dict[str, Any]:
+    """The georeference section of the report: OpenSfM's frame as it is, and GPS residuals in it.
+
+    OpenSfM's world frame, when it had GPS, is topocentric East-North-Up metres around
+    ``reference_lla`` (``doc/source/geometry.rst`` "World Coordinates"; ``opensfm/geo.py``
+    ``ecef_from_topocentric_transform``) and each shot's ``gps_position`` is its GPS fix in that
+    frame. So nothing is transformed (``applied`` False: splatkit fitted no similarity); the
+    residuals are the distances between camera centres and those GPS positions.
+    """
+    if georef is None:
+        return {"applied": False, "method": None,
+                "reason": "no reference_lla (in reconstruction.json or reference_lla.json): OpenSfM had no GPS, "
+                          "the model is in an arbitrary frame (no metric scale, no north)"}
+    report: dict[str, Any] = {"applied": False, "method": "opensfm_topocentric", "frame": "ENU",
+                              "reference": georef.to_dict()}
+    names = [n for n in rec.frames.names if partial.shots[n].gps_position is not None]
+    report["images_with_gps"] = len(names)
+    if names:
+        index = {n: i for i, n in enumerate(rec.frames.names)}
+        centres = rec.frames.centers()[[index[n] for n in names]]
+        gps = np.array([partial.shots[n].gps_position for n in names])
+        residuals = np.linalg.norm(centres - gps, axis=1)
+        report["residual_m"] = {"median": float(np.median(residuals)), "mean": float(residuals.mean()),
+                                "max": float(residuals.max())}
+        report["per_image_residual_m"] = {n: float(r) for n, r in zip(names, residuals)}
+    return report
 
 
 def _thin_model_message(rec: Reconstruction, config: OpenSfMConfig, missing: list[str],

@@ -15,7 +15,7 @@ import numpy as np
 
 from splatkit.contracts import Reconstruction
 from splatkit.errors import StageError
-from splatkit.sfm.undistort import img_from_cam
+from splatkit.sfm.camera_models import img_from_cam
 
 __all__ = ["reprojection_errors", "quality_report", "check_sfm_output"]
 

@@ -1,4 +1,4 @@
-"""COLMAP camera models in numpy, and undistortion of a whole model to PINHOLE for training.
+"""Undistortion of a whole model and its images to PINHOLE cameras for training.
 
 3DGS trainers want pinhole images (graphdeco's loader refuses anything else). Undistorting a
 model means three things, and COLMAP's and OpenSfM's undistorters only do the first two:
@@ -10,9 +10,7 @@ model means three things, and COLMAP's and OpenSfM's undistorters only do the fi
    it with the new pinhole) -- otherwise reprojection checks on the undistorted model fail by
    the size of the distortion.
 
-Model equations follow COLMAP's ``src/colmap/sensor/models.h`` (parameter order as in
-:data:`splatkit.contracts.CAMERA_MODELS`): normalised ``u = x/z, v = y/z``, distortion added in
-normalised coordinates, then ``px = fx * u' + cx``.
+The camera equations (every COLMAP model) are in :mod:`splatkit.sfm.camera_models`.
 """
 
 from __future__ import annotations
@@ -26,13 +24,9 @@ import numpy as np
 
 from splatkit.contracts import Camera, Frames, ImageSet, Reconstruction, Tracks
 from splatkit.errors import ContractError, InputError
+from splatkit.sfm.camera_models import PINHOLE_MODELS, cam_from_img, img_from_cam
 
 __all__ = [
-    "NUMPY_CAMERA_MODELS",
-    "distort_normalized",
-    "undistort_normalized",
-    "img_from_cam",
-    "cam_from_img",
     "PinholeCrop",
     "pinhole_camera_for",
     "undistort_image",
@@ -41,113 +35,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: Models implemented here in numpy; others go through pycolmap's own camera code.
-NUMPY_CAMERA_MODELS = frozenset({
-    "SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV", "FULL_OPENCV", "OPENCV_FISHEYE",
-})
-
-
-def _extra(camera: Camera) -> dict[str, float]:
-    return {n: float(v) for n, v in zip(camera.param_names, camera.params)}
-
-
-def distort_normalized(camera: Camera, uv: np.ndarray) -> np.ndarray:
-    """Apply ``camera``'s lens distortion to normalised coordinates ``[N, 2]``; returns ``[N, 2]``."""
-    uv = np.asarray(uv, dtype=np.float64)
-    p = _extra(camera)
-    u, v = uv[:, 0], uv[:, 1]
-    model = camera.model
-    if model in ("SIMPLE_PINHOLE", "PINHOLE"):
-        return uv.copy()
-    if model == "OPENCV_FISHEYE":
-        r = np.hypot(u, v)
-        theta = np.arctan(r)
-        t2 = theta * theta
-        thetad = theta * (1 + t2 * (p["k1"] + t2 * (p["k2"] + t2 * (p["k3"] + t2 * p["k4"]))))
-        # r -> 0: thetad / r -> 1 (COLMAP uses the same limit below machine epsilon).
-        ratio = np.where(r > np.finfo(float).eps, thetad / np.where(r > 0, r, 1.0), 1.0)
-        return np.stack([u * ratio, v * ratio], axis=1)
-    r2 = u * u + v * v
-    if model == "SIMPLE_RADIAL":
-        radial = p["k"] * r2
-        return np.stack([u + u * radial, v + v * radial], axis=1)
-    if model == "RADIAL":
-        radial = p["k1"] * r2 + p["k2"] * r2 * r2
-        return np.stack([u + u * radial, v + v * radial], axis=1)
-    if model in ("OPENCV", "FULL_OPENCV"):
-        if model == "OPENCV":
-            radial = p["k1"] * r2 + p["k2"] * r2 * r2
-        else:
-            r4, r6 = r2 * r2, r2 * r2 * r2
-            radial = (1 + p["k1"] * r2 + p["k2"] * r4 + p["k3"] * r6) / (
-                1 + p["k4"] * r2 + p["k5"] * r4 + p["k6"] * r6) - 1
-        uv_ = u * v
-        du = u * radial + 2 * p["p1"] * uv_ + p["p2"] * (r2 + 2 * u * u)
-        dv = v * radial + 2 * p["p2"] * uv_ + p["p1"] * (r2 + 2 * v * v)
-        return np.stack([u + du, v + dv], axis=1)
-    raise ContractError(f"camera model {model} has no numpy implementation", field="Camera.model")
-
-
-def undistort_normalized(camera: Camera, uv_distorted: np.ndarray, *, iterations: int = 100) -> np.ndarray:
-    """Invert :func:`distort_normalized` with Newton steps (numerical 2x2 Jacobian), ``[N, 2]``.
-
-    COLMAP inverts its models the same way (``IterativeUndistortion`` in ``models.h``).
-    """
-    target = np.asarray(uv_distorted, dtype=np.float64)
-    if camera.model in ("SIMPLE_PINHOLE", "PINHOLE"):
-        return target.copy()
-    x = target.copy()
-    eps = 1e-9
-    for _ in range(iterations):
-        f = distort_normalized(camera, x) - target
-        fx = (distort_normalized(camera, x + [eps, 0.0]) - distort_normalized(camera, x - [eps, 0.0])) / (2 * eps)
-        fy = (distort_normalized(camera, x + [0.0, eps]) - distort_normalized(camera, x - [0.0, eps])) / (2 * eps)
-        a, b, c, d = fx[:, 0], fy[:, 0], fx[:, 1], fy[:, 1]
-        det = a * d - b * c
-        det = np.where(np.abs(det) < 1e-12, 1e-12, det)
-        step = np.stack([(d * f[:, 0] - b * f[:, 1]) / det, (-c * f[:, 0] + a * f[:, 1]) / det], axis=1)
-        x = x - step
-        if np.abs(step).max(initial=0.0) < 1e-12:
-            break
-    return x
-
-
-def _pycolmap_camera(camera: Camera) -> Any:
-    import pycolmap
-
-    return pycolmap.Camera(model=camera.model, width=camera.width, height=camera.height,
-                           params=np.asarray(camera.params, dtype=np.float64), camera_id=camera.camera_id)
-
-
-def img_from_cam(camera: Camera, xyz_cam: np.ndarray) -> np.ndarray:
-    """Project camera-frame points ``[N, 3]`` to pixels ``[N, 2]``; points with z <= 0 give NaN."""
-    xyz = np.asarray(xyz_cam, dtype=np.float64)
-    if camera.model not in NUMPY_CAMERA_MODELS:
-        out = _pycolmap_camera(camera).img_from_cam(xyz, check_cheirality=False)
-        out = np.asarray(out, dtype=np.float64)
-        out[xyz[:, 2] <= 0] = np.nan
-        return out
-    z = xyz[:, 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        uv = xyz[:, :2] / z[:, None]
-    uv[z <= 0] = np.nan
-    d = distort_normalized(camera, uv)
-    fx, fy = camera.focal_xy()
-    cx, cy = camera.principal_point()
-    return np.stack([fx * d[:, 0] + cx, fy * d[:, 1] + cy], axis=1)
-
-
-def cam_from_img(camera: Camera, xy: np.ndarray) -> np.ndarray:
-    """Pixels ``[N, 2]`` to undistorted normalised coordinates ``[N, 2]`` (a ray is ``[u, v, 1]``)."""
-    xy = np.asarray(xy, dtype=np.float64)
-    if camera.model not in NUMPY_CAMERA_MODELS:
-        return np.asarray(_pycolmap_camera(camera).cam_from_img(xy), dtype=np.float64)
-    fx, fy = camera.focal_xy()
-    cx, cy = camera.principal_point()
-    uv_d = np.stack([(xy[:, 0] - cx) / fx, (xy[:, 1] - cy) / fy], axis=1)
-    return undistort_normalized(camera, uv_d)
-
 
 @dataclass(frozen=True)
 class PinholeCrop:
@@ -196,7 +83,7 @@ def pinhole_camera_for(
     """
     fx, fy = camera.focal_xy()
     cx, cy = camera.principal_point()
-    if camera.model in ("SIMPLE_PINHOLE", "PINHOLE"):
+    if camera.model in PINHOLE_MODELS:
         box = (0.0, 0.0, float(camera.width), float(camera.height))
         return _scaled(camera, box, fx, fy, cx, cy, max_size)
     w, h = camera.width, camera.height
@@ -247,7 +134,7 @@ def undistort_image(pixels: np.ndarray, crop: PinholeCrop, *, rows_per_chunk: in
     from scipy.ndimage import map_coordinates
 
     pin = crop.pinhole
-    if crop.source.model in ("SIMPLE_PINHOLE", "PINHOLE") and crop.scale == 1.0:
+    if crop.source.model in PINHOLE_MODELS and crop.scale == 1.0:
         return pixels
     reduce = max(1, int(np.floor(1.0 / crop.scale + 1e-9))) if crop.scale < 1.0 else 1
     if reduce > 1:
@@ -270,8 +157,9 @@ def undistort_image(pixels: np.ndarray, crop: PinholeCrop, *, rows_per_chunk: in
     return out
 
 
-def _image_loader(images: ImageSet | str | Path, names: tuple[str, ...]) -> dict[str, Any]:
-    """name -> callable returning uint8 [H, W, 3] upright pixels."""
+def _image_loader(images: ImageSet | str | Path, names: tuple[str, ...], *,
+                  exif_orientation: bool = True) -> dict[str, Any]:
+    """name -> callable returning uint8 [H, W, 3] pixels (upright unless ``exif_orientation`` is False)."""
     if isinstance(images, ImageSet):
         by_name = {r.name: r for r in images}
         missing = [n for n in names if n not in by_name]
@@ -288,7 +176,8 @@ def _image_loader(images: ImageSet | str | Path, names: tuple[str, ...]) -> dict
             path = root / name
             try:
                 with Image.open(path) as im:
-                    return np.asarray(ImageOps.exif_transpose(im).convert("RGB"), dtype=np.uint8).copy()
+                    upright = ImageOps.exif_transpose(im) if exif_orientation else im
+                    return np.asarray(upright.convert("RGB"), dtype=np.uint8).copy()
             except FileNotFoundError as e:
                 raise InputError("registered image not found for undistortion", path=path) from e
         return load
@@ -320,6 +209,7 @@ def undistort_to_pinhole(
     *,
     max_size: int = 0,
     jpeg_quality: int = 95,
+    exif_orientation: bool = True,
 ) -> Reconstruction:
     """Undistort a model and its registered images to PINHOLE cameras.
 
@@ -335,6 +225,10 @@ def undistort_to_pinhole(
         When > 0, the undistorted images' longer side is at most this (cameras scaled to match).
     jpeg_quality : int
         Quality of JPEG outputs.
+    exif_orientation : bool
+        Images read from a folder are turned upright by their EXIF Orientation tag first (the
+        contract's pixels are upright). False keeps the stored pixel grid: OpenSfM's coordinates
+        live there (``geometry.rst``, "Upright Coordinates"). Written images carry no tag either way.
 
     Returns
     -------
@@ -358,7 +252,7 @@ def undistort_to_pinhole(
         xy[sel] = np.stack([fx * uv[:, 0] + cx, fy * uv[:, 1] + cy], axis=1)
     tracks = Tracks(point_index=rec.tracks.point_index, frame_index=rec.tracks.frame_index, xy=xy)
 
-    loaders = _image_loader(images, rec.frames.names)
+    loaders = _image_loader(images, rec.frames.names, exif_orientation=exif_orientation)
     for f, name in enumerate(rec.frames.names):
         crop = crops[rec.camera_of(f).camera_id]
         pixels = loaders[name]()
