@@ -35,6 +35,15 @@ __version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
+
+def __getattr__(name: str) -> object:
+    # ``splatkit.run`` is the pipeline; imported on first use so ``import splatkit`` stays light.
+    if name == "run":
+        from splatkit.pipeline.runner import run
+
+        return run
+    raise AttributeError(f"module 'splatkit' has no attribute {name!r}")
+
 __all__ = [
     "BackendUnavailableError",
     "Camera",
@@ -59,4 +68,5 @@ __all__ = [
     "Tracks",
     "__version__",
     "hookimpl",
+    "run",
 ]

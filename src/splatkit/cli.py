@@ -3,6 +3,12 @@
 Only argparse and splatkit's light modules are imported at start, so ``--help`` is fast; a
 subcommand imports what it needs when it runs. User errors (any :class:`SplatkitError`) print one
 line on stderr and exit with status 2; no traceback.
+
+Backend options are flags generated from the chosen backend's ``Config`` dataclass, so a
+plugin's options work like the built-ins': ``splatkit train SFM OUT --steps 2000`` and
+``splatkit run PHOTOS OUT --train-steps 2000`` (or ``--set train.steps=2000``). The backend is
+found first (``--backend``, ``--sfm``/``--train``/``--compress`` or the ``--config`` file), then its
+flags are added; ``splatkit train --backend cpu --help`` lists the cpu backend's options.
 """
 
 from __future__ import annotations
@@ -18,12 +24,16 @@ from typing import Any
 
 from splatkit.errors import InputError, SplatkitError
 
-__all__ = ["main", "describe_path"]
+__all__ = ["main", "describe_path", "build_parser"]
 
 logger = logging.getLogger("splatkit.cli")
 
 EXIT_USER_ERROR = 2
+EXIT_OS_ERROR = 1
 EXIT_INTERRUPTED = 130
+#: The pipeline's stage kinds (``splatkit.pipeline.config.STAGE_ORDER``, repeated to keep --help light).
+STAGE_KINDS = ("sfm", "train", "compress")
+_OPTION_DEST = "stage_option:"
 
 # What `splatkit info` understands, tried in order: (module, detector, describer). Detectors are
 # cheap path checks; modules are imported only when needed and skipped when not installed.
@@ -110,7 +120,260 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+# ------------------------------------------------------------------------------------------------
+# Backend option flags, generated from Config dataclasses
+
+
+def _flag_name(prefix: str, field_name: str) -> str:
+    return f"--{prefix}{field_name.replace('_', '-')}"
+
+
+def _add_config_flags(parser: argparse.ArgumentParser, config_cls: type, *, kind: str, prefix: str,
+                      title: str) -> None:
+    """One flag per field of ``config_cls``; values stay strings until the Config converts them."""
+    import dataclasses
+
+    group = parser.add_argument_group(title)
+    taken = set(parser._option_string_actions)  # fixed flags win; the option stays reachable by --set
+    for f in dataclasses.fields(config_cls):
+        flag = _flag_name(prefix, f.name)
+        if flag in taken:
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else None
+        dest = f"{_OPTION_DEST}{kind}:{f.name}"
+        if isinstance(default, bool):
+            group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                               help=f"(default: {default})")
+        else:
+            kind_name = type(default).__name__.upper() if default is not None else "VALUE"
+            group.add_argument(flag, dest=dest, metavar=kind_name, default=argparse.SUPPRESS,
+                               help=f"(default: {default if default is not None else 'none'})")
+
+
+def _collect_options(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Stage kind -> {option: value} from the generated flags."""
+    out: dict[str, dict[str, Any]] = {}
+    for dest, value in vars(args).items():
+        if dest.startswith(_OPTION_DEST):
+            kind, name = dest[len(_OPTION_DEST):].split(":", 1)
+            out.setdefault(kind, {})[name] = value
+    return out
+
+
+def _stage_class_or_none(kind: str, name: str | None) -> type | None:
+    """The registered class ``kind/name`` for flag generation; None when unknown (run reports it)."""
+    from splatkit.plugins import get_plugin_manager
+
+    registry = get_plugin_manager().stages
+    if name in (None, "", "auto"):
+        if kind != "train":
+            return None
+        # gsplat and cpu share TrainConfig; which one runs is decided at run time.
+        names = registry.names("train")
+        name = "gsplat" if "gsplat" in names else ("cpu" if "cpu" in names else None)
+        if name is None:
+            return None
+    try:
+        return registry.get(kind, name)
+    except SplatkitError:
+        return None
+
+
+def _prescan(argv: Sequence[str]) -> tuple[str | None, argparse.Namespace]:
+    """The subcommand and the backend choices in ``argv``, before the full parser exists."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    pre = argparse.ArgumentParser(add_help=False)
+    for flag in ("--backend", "--sfm", "--train", "--compress", "--config"):
+        pre.add_argument(flag)
+    known, _ = pre.parse_known_args(list(argv))
+    return command, known
+
+
+def _backends_for_flags(command: str | None, pre: argparse.Namespace) -> dict[str, str | None]:
+    from splatkit.pipeline.config import DEFAULT_BACKENDS
+
+    if command in STAGE_KINDS:
+        return {command: pre.backend or DEFAULT_BACKENDS[command]}
+    if command in ("run", "demo"):
+        chosen: dict[str, str | None] = dict(DEFAULT_BACKENDS)
+        if pre.config and Path(pre.config).is_file():
+            try:
+                from splatkit.pipeline.config import load_config_file
+
+                chosen.update(load_config_file(pre.config).backends)
+            except SplatkitError:
+                pass  # reported properly when the command runs
+        for kind in STAGE_KINDS:
+            if getattr(pre, kind):
+                chosen[kind] = getattr(pre, kind)
+        return chosen
+    return {}
+
+
+# ------------------------------------------------------------------------------------------------
+# run / demo / stage commands
+
+
+def _pipeline_options(args: argparse.Namespace) -> Any:
+    """Defaults < --config file < --sfm/--train/--compress < generated flags < --set."""
+    from splatkit.pipeline.config import PipelineOptions, load_config_file, parse_assignment
+
+    options = PipelineOptions()
+    if args.config:
+        options = options.merged(load_config_file(args.config))
+    backends = {k: getattr(args, k) for k in STAGE_KINDS if getattr(args, k)}
+    flags = _collect_options(args)
+    for text in args.set or []:
+        kind, name, value = parse_assignment(text)
+        if name == "backend":
+            backends[kind] = value
+        else:
+            flags.setdefault(kind, {})[name] = value
+    return options.merged(PipelineOptions(backends=backends, options=flags))
+
+
+def _progress(args: argparse.Namespace) -> Any:
+    from splatkit.pipeline.progress import ProgressDisplay
+
+    return None if args.quiet else ProgressDisplay(sys.stderr)
+
+
+def _print_run_result(result: Any) -> None:
+    for outcome in result.stages:
+        extra = f" ({outcome.reason})" if outcome.status == "skipped" else ""
+        print(f"{outcome.kind}/{outcome.backend}: {outcome.status}{extra}")
+    if result.report_html:
+        print(f"report: {result.report_html}")
+    print(f"final file: {result.final_file}")
+
+
+def _print_config(args: argparse.Namespace) -> int:
+    from splatkit.pipeline.config import to_toml
+    from splatkit.pipeline.runner import resolve_stages
+    from splatkit.plugins import get_plugin_manager
+
+    resolved = resolve_stages(_pipeline_options(args), get_plugin_manager().stages, require_available=False)
+    print(to_toml({r.kind: (r.backend, r.config) for r in resolved}, notes={r.kind: r.note for r in resolved}),
+          end="")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from splatkit.pipeline.runner import run
+
+    if args.print_config:
+        return _print_config(args)
+    if not args.source or not args.out:
+        raise InputError("splatkit run needs PHOTOS and OUT (or --print-config)")
+    progress = _progress(args)
+    result = run(Path(args.source), Path(args.out), config=_pipeline_options(args), progress=progress)
+    _print_run_result(result)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from splatkit.pipeline.runner import prepare_out_dir, run
+
+    if args.print_config:
+        return _print_config(args)
+    try:
+        from splatkit.demo import generate_demo_photos
+    except ImportError as e:
+        if e.name and not e.name.startswith("splatkit"):
+            raise
+        raise InputError("the demo generator (splatkit.demo.generate_demo_photos) is not part of this splatkit "
+                         "build yet; run `splatkit run PHOTOS OUT` on your own photos") from e
+    out = prepare_out_dir(Path(args.out))
+    progress = _progress(args)
+    # Writes OUT/photos (reused when up to date, so a re-run resumes) and OUT/demo_ground_truth.json.
+    photos = Path(generate_demo_photos(out, progress=progress if progress is not None else _no_progress))
+    if progress is not None:
+        progress.close()
+    print(f"demo photos: {photos}")
+    result = run(photos, out, config=_pipeline_options(args), progress=progress)
+    _print_run_result(result)
+    return 0
+
+
+def _stage_values(args: argparse.Namespace, kind: str) -> tuple[str | None, dict[str, Any]]:
+    values = dict(_collect_options(args).get(kind, {}))
+    backend = args.backend
+    for text in args.set or []:
+        if "." in text.partition("=")[0]:
+            from splatkit.pipeline.config import parse_assignment
+
+            stage_kind, name, value = parse_assignment(text)
+            if stage_kind != kind:
+                raise InputError(f"--set {text!r}: this command runs the {kind} stage")
+        else:
+            name, sep, value = (part.strip() for part in text.partition("="))
+            if not sep or not name:
+                raise InputError(f"--set {text!r}: expected OPTION=VALUE, e.g. --set steps=2000")
+        if name == "backend":
+            backend = value
+        else:
+            values[name] = value
+    return backend, values
+
+
+def _cmd_stage(args: argparse.Namespace) -> int:
+    from splatkit.pipeline.config import DEFAULT_BACKENDS
+    from splatkit.pipeline.runner import (
+        check_photo_source,
+        input_digest_of_path,
+        prepare_out_dir,
+        resolve_stage,
+        run_stage,
+    )
+    from splatkit.plugins import get_plugin_manager
+
+    kind = args.command
+    backend, values = _stage_values(args, kind)
+    source, out = Path(args.input), Path(args.out)
+    if not source.exists():
+        raise InputError("no such file or folder", path=source)
+    if kind == "sfm":
+        check_photo_source(source)
+    pm = get_plugin_manager()
+    resolved = resolve_stage(kind, backend or DEFAULT_BACKENDS[kind], values, pm.stages)
+    if kind == "compress":
+        from splatkit.io.ply import read_ply
+
+        stage_input: Any = read_ply(source)
+    else:
+        stage_input = source
+    prepare_out_dir(out.parent)
+    progress = _progress(args)
+    outcome = run_stage(resolved, stage_input, out, input_digest=input_digest_of_path(source),
+                        plugin_manager=pm, progress=progress if progress is not None else _no_progress)
+    print(f"{outcome.kind}/{outcome.backend}: {outcome.status}"
+          + (f" ({outcome.reason})" if outcome.status == "skipped" else ""))
+    print(f"output: {outcome.primary_file or outcome.stage_dir}")
+    return 0
+
+
+def _no_progress(update: Any) -> None:
+    """Progress callback for --quiet."""
+
+
+def _cmd_decompress(args: argparse.Namespace) -> int:
+    from splatkit.io.ply import write_ply
+    from splatkit.io.sog import decode_sog, read_sog
+
+    source, out = Path(args.input), Path(args.out)
+    if not source.exists():
+        raise InputError("no such file or folder", path=source)
+    cloud = decode_sog(read_sog(source), source=source)
+    try:
+        write_ply(cloud, out)
+    except PermissionError as e:
+        raise InputError(f"cannot write here ({e.strerror}); choose another output path", path=out) from e
+    print(f"{out}: {len(cloud)} Gaussians, SH degree {cloud.sh_degree}")
+    return 0
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser; with ``argv``, it also has the chosen backends' option flags."""
     from splatkit import __version__
 
     parser = argparse.ArgumentParser(
@@ -130,6 +393,63 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plugins", help="registered stage backends and whether they can run here")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_plugins)
+
+    command, pre = _prescan(argv) if argv is not None else (None, argparse.Namespace())
+    flag_backends = _backends_for_flags(command, pre) if command else {}
+
+    def pipeline_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--sfm", metavar="NAME", help="SfM backend (default: pycolmap)")
+        p.add_argument("--train", metavar="NAME", help="training backend (default: auto = gsplat with a "
+                                                       "working CUDA GPU, else cpu)")
+        p.add_argument("--compress", metavar="NAME", help="compression backend (default: sog)")
+        p.add_argument("--config", metavar="FILE.toml", help="stage options: [sfm], [train], [compress] tables")
+        p.add_argument("--set", action="append", metavar="STAGE.OPTION=VALUE",
+                       help="set one option, e.g. --set train.steps=2000 (repeatable; wins over flags)")
+        p.add_argument("--print-config", action="store_true", help="print the effective options as TOML and exit")
+        for kind in STAGE_KINDS:
+            cls = _stage_class_or_none(kind, flag_backends.get(kind)) if command == p.prog.split()[-1] else None
+            if cls is not None:
+                _add_config_flags(p, cls.Config, kind=kind, prefix=f"{kind}-",
+                                  title=f"{kind} options ({kind}/{cls.name}; also --set {kind}.OPTION=VALUE)")
+
+    epilog = ("Backend options appear as --sfm-*, --train-*, --compress-* flags for the chosen backends "
+              "(see `splatkit run --train cpu --help`).")
+    p = sub.add_parser("run", help="photos -> SfM -> training -> compression, resumable, with a report",
+                       epilog=epilog, allow_abbrev=False)
+    p.add_argument("source", nargs="?", metavar="PHOTOS", help="folder or .zip of photos")
+    p.add_argument("out", nargs="?", metavar="OUT", help="output folder (re-runs resume here)")
+    pipeline_flags(p)
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("demo", help="generate a synthetic drone flight and run the pipeline on it",
+                       epilog=epilog, allow_abbrev=False)
+    p.add_argument("out", metavar="OUT", help="output folder (the generated photos go to OUT/photos)")
+    pipeline_flags(p)
+    p.set_defaults(func=_cmd_demo)
+
+    stage_help = {
+        "sfm": ("photos -> camera poses and sparse points (COLMAP layout)", "INPUT",
+                "folder or .zip of photos (or an OpenSfM dataset folder for --backend opensfm)", "pycolmap"),
+        "train": ("SfM folder -> trained Gaussians (point_cloud.ply, metrics.json)", "SFM_DIR",
+                  "SfM output folder (images/ + sparse/0)", "auto"),
+        "compress": ("3DGS PLY -> compressed splats (scene.sog)", "IN.ply", "trained 3DGS PLY file", "sog"),
+    }
+    for kind, (text, metavar, in_help, default) in stage_help.items():
+        p = sub.add_parser(kind, help=text, allow_abbrev=False,
+                           epilog=f"Options of the chosen backend are flags (`splatkit {kind} --backend NAME --help`).")
+        p.add_argument("input", metavar=metavar, help=in_help)
+        p.add_argument("out", metavar="OUT", help="output folder (written atomically, with manifest.json)")
+        p.add_argument("--backend", metavar="NAME", help=f"backend (default: {default}; `splatkit plugins` lists them)")
+        p.add_argument("--set", action="append", metavar="OPTION=VALUE", help="set one option (repeatable)")
+        cls = _stage_class_or_none(kind, flag_backends.get(kind)) if command == kind else None
+        if cls is not None:
+            _add_config_flags(p, cls.Config, kind=kind, prefix="", title=f"{kind}/{cls.name} options")
+        p.set_defaults(func=_cmd_stage)
+
+    p = sub.add_parser("decompress", help="SOG (.sog file or folder) -> 3DGS PLY")
+    p.add_argument("input", metavar="IN.sog", help=".sog file or SOG folder")
+    p.add_argument("out", metavar="OUT.ply", help="PLY file to write")
+    p.set_defaults(func=_cmd_decompress)
     return parser
 
 
@@ -140,7 +460,12 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``splatkit`` command; returns the exit status."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser(argv)
+    except SplatkitError as e:  # a broken plugin while generating flags
+        print(f"splatkit: error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
@@ -151,6 +476,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SplatkitError as e:
         print(f"splatkit: error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as e:  # disk full, permission denied mid-run: one line, not a traceback
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"splatkit: error: {where}{e.strerror or e}", file=sys.stderr)
+        return EXIT_OS_ERROR
     except KeyboardInterrupt:
         print("splatkit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

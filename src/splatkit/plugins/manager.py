@@ -25,6 +25,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "splatkit.train.backends",
     "splatkit.compress.sog_backend",
     "splatkit.compress.ply_backend",
+    "splatkit.pipeline.events_log",
 )
 ENTRY_POINT_GROUP = "splatkit"
 DISABLE_AUTOLOAD_ENV = "SPLATKIT_DISABLE_PLUGIN_AUTOLOAD"

@@ -1,0 +1,218 @@
+"""Pipeline options: which backend runs each stage, and that backend's flat options.
+
+Three layers, later ones win: the embedded defaults, a TOML file, then command-line flags.
+The TOML file has one table per stage, each with an optional ``backend`` key and the backend's
+options (the fields of its ``Config`` dataclass)::
+
+    [sfm]
+    backend = "pycolmap"
+    max_image_size = 2000
+
+    [train]
+    backend = "cpu"        # "auto": gsplat when CUDA works, else cpu
+    steps = 2000
+
+    [compress]
+    backend = "sog"
+    order = "morton"
+
+On the command line the same options are ``--train-steps 2000`` (generated from the backend's
+``Config`` fields) or ``--set train.steps=2000``. ``splatkit run --print-config`` prints the
+effective options in this format, so its output is a valid config file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from splatkit.errors import ContractError, InputError
+from splatkit.stages import config_from_mapping, config_to_dict
+
+__all__ = [
+    "STAGE_ORDER",
+    "DEFAULT_BACKENDS",
+    "AUTO",
+    "PipelineOptions",
+    "load_config_file",
+    "parse_assignment",
+    "options_from_mapping",
+    "build_stage_config",
+    "accepts_none",
+    "to_toml",
+]
+
+#: Stage kinds in the order the pipeline runs them.
+STAGE_ORDER: tuple[str, ...] = ("sfm", "train", "compress")
+#: Backend name meaning "choose for this machine" (only the training stage has a choice to make).
+AUTO = "auto"
+#: Embedded defaults (issue #6): pycolmap SfM, gsplat on a working CUDA GPU else cpu, SOG output.
+DEFAULT_BACKENDS: dict[str, str] = {"sfm": "pycolmap", "train": AUTO, "compress": "sog"}
+_NONE_WORDS = frozenset({"none", "null"})
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """Backends and raw (not yet type-checked) options per stage kind.
+
+    Attributes
+    ----------
+    backends : dict[str, str]
+        Stage kind -> backend name (``"auto"`` allowed for ``train``).
+    options : dict[str, dict[str, Any]]
+        Stage kind -> option name -> value (strings from flags are converted later, against the
+        chosen backend's ``Config``).
+    """
+
+    backends: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_BACKENDS))
+    options: dict[str, dict[str, Any]] = field(default_factory=lambda: {k: {} for k in STAGE_ORDER})
+
+    def merged(self, other: PipelineOptions | Mapping[str, Any]) -> PipelineOptions:
+        """These options overridden by ``other`` (a PipelineOptions or a TOML-shaped mapping)."""
+        if not isinstance(other, PipelineOptions):
+            other = options_from_mapping(other, defaults=False)
+        backends = {**self.backends, **other.backends}
+        options = {k: {**self.options.get(k, {}), **other.options.get(k, {})} for k in STAGE_ORDER}
+        return PipelineOptions(backends=backends, options=options)
+
+
+def options_from_mapping(data: Mapping[str, Any], *, where: str = "config", defaults: bool = True) -> PipelineOptions:
+    """Options from a TOML-shaped mapping ``{"train": {"backend": "cpu", "steps": 10}, ...}``.
+
+    Raises
+    ------
+    InputError
+        An unknown stage table, a table that is not a table, or a backend that is not a string.
+    """
+    unknown = sorted(set(data) - set(STAGE_ORDER))
+    if unknown:
+        raise InputError(f"unknown section(s) {unknown}; expected tables {list(STAGE_ORDER)}", path=where)
+    backends: dict[str, str] = dict(DEFAULT_BACKENDS) if defaults else {}
+    options: dict[str, dict[str, Any]] = {k: {} for k in STAGE_ORDER}
+    for kind, table in data.items():
+        if not isinstance(table, Mapping):
+            raise InputError(f"[{kind}] must be a table of options, got {table!r}", path=where)
+        table = dict(table)
+        if "backend" in table:
+            name = table.pop("backend")
+            if not isinstance(name, str) or not name:
+                raise InputError(f"[{kind}] backend must be a backend name, got {name!r}", path=where)
+            backends[kind] = name
+        options[kind] = table
+    return PipelineOptions(backends=backends, options=options)
+
+
+def load_config_file(path: str | Path) -> PipelineOptions:
+    """Read a pipeline TOML file (see the module docstring); only the keys it sets.
+
+    Raises
+    ------
+    InputError
+        A missing file or invalid TOML (with the line), or an unknown stage table.
+    """
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("config file not found", path=path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise InputError(f"not valid TOML: {e}", path=path) from e
+    return options_from_mapping(data, where=str(path), defaults=False)
+
+
+def parse_assignment(text: str) -> tuple[str, str, str]:
+    """Split ``"train.steps=2000"`` into ``("train", "steps", "2000")``.
+
+    Raises
+    ------
+    InputError
+        Not of the form ``STAGE.OPTION=VALUE`` with a known stage (``backend`` is an option too).
+    """
+    key, sep, value = text.partition("=")
+    kind, dot, name = key.strip().partition(".")
+    if not sep or not dot or not name or kind not in STAGE_ORDER:
+        raise InputError(f"--set {text!r}: expected STAGE.OPTION=VALUE with STAGE one of {list(STAGE_ORDER)}, "
+                         "e.g. --set train.steps=2000")
+    return kind, name.strip(), value.strip()
+
+
+def accepts_none(config_cls: type, name: str) -> bool:
+    """Whether option ``name`` of ``config_cls`` may be None (its default is None)."""
+    for f in dataclasses.fields(config_cls):
+        if f.name == name:
+            return f.default is None
+    return False
+
+
+def build_stage_config(config_cls: type, values: Mapping[str, Any], *, where: str) -> Any:
+    """``config_cls`` from raw values: ``"none"`` means None for options that default to None.
+
+    Raises
+    ------
+    ContractError
+        An unknown option (listing the known ones) or a value of the wrong type.
+    """
+    cleaned = {k: (None if isinstance(v, str) and v.strip().lower() in _NONE_WORDS and accepts_none(config_cls, k)
+                   else v) for k, v in values.items()}
+    return config_from_mapping(config_cls, cleaned, where=where)
+
+
+# -----------------------------------------------------------------------------------------------
+# TOML output (a tiny writer: the options are flat scalars)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        text = repr(value)
+        return text if any(c in text for c in ".en") else f"{text}.0"
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}"'
+    raise ContractError(f"cannot write {value!r} ({type(value).__name__}) as a TOML scalar", field="config")
+
+
+def to_toml(stages: Mapping[str, tuple[str, Any]], *, notes: Mapping[str, str] | None = None) -> str:
+    """The effective options as a TOML document that :func:`load_config_file` reads back.
+
+    Parameters
+    ----------
+    stages
+        Stage kind -> (backend name, Config instance).
+    notes
+        Stage kind -> a comment line (e.g. why ``auto`` chose ``cpu``).
+
+    Options set to None are written as comments (TOML has no null): leaving them out keeps the
+    default, which is None.
+    """
+    lines: list[str] = []
+    for kind, (backend, config) in stages.items():
+        if lines:
+            lines.append("")
+        lines.append(f"[{kind}]")
+        if notes and notes.get(kind):
+            lines.append(f"# {notes[kind]}")
+        lines.append(f"backend = {_toml_value(backend)}")
+        for name, value in config_to_dict(config).items():
+            if value is None:
+                lines.append(f"# {name} = (none)")
+            else:
+                lines.append(f"{name} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"

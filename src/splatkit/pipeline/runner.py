@@ -1,0 +1,533 @@
+"""The local pipeline: photos -> SfM -> training -> compression, resumable, with events and a report.
+
+Each stage runs in ``OUT/<stage>.partial/`` (a stable name, so a killed training finds its
+checkpoints there and resumes), then gets ``manifest.json`` written last and is renamed to
+``OUT/<stage>/``. A stage is skipped when ``OUT/<stage>/manifest.json`` records the same input
+digest, config digest and manifest version as this run (see :mod:`splatkit.pipeline.manifest`).
+The input digest of SfM is the photos' content; that of training is the SfM output digest; that of
+compression is the training output digest. So a changed compression option re-runs compression
+only, a changed training option re-runs training and compression, and new photos re-run all.
+
+A partial folder is reused only by an attempt with the same input and options (recorded in its
+``attempt.json``); otherwise it is wiped first, so stale checkpoints never leak into a new run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from splatkit.errors import InputError
+from splatkit.pipeline import events_log
+from splatkit.pipeline import manifest as mf
+from splatkit.pipeline.config import (
+    AUTO,
+    STAGE_ORDER,
+    PipelineOptions,
+    build_stage_config,
+    load_config_file,
+    options_from_mapping,
+)
+from splatkit.stages import ProgressCallback, Stage, config_to_dict, no_progress
+
+__all__ = [
+    "StageOutcome",
+    "RunResult",
+    "ResolvedStage",
+    "run",
+    "run_stage",
+    "resolve_stage",
+    "resolve_stages",
+    "choose_train_backend",
+    "prepare_out_dir",
+    "check_photo_source",
+    "input_digest_of_path",
+]
+
+logger = logging.getLogger(__name__)
+
+ATTEMPT_FILE = "attempt.json"
+PARTIAL_SUFFIX = ".partial"
+#: Folders a stage needs only while it runs; removed before the folder is finalised. Training
+#: checkpoints hold the parameters and both Adam moments: several times the final PLY.
+SCRATCH_AFTER_SUCCESS: dict[str, tuple[str, ...]] = {"train": ("checkpoints",)}
+
+
+@dataclass(frozen=True)
+class ResolvedStage:
+    """A stage kind with its backend class and typed options."""
+
+    kind: str
+    backend: str
+    stage_cls: type[Stage]
+    config: Any
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    """What happened to one stage in a run.
+
+    Attributes
+    ----------
+    status : {"ran", "skipped", "failed"}
+    seconds : float
+        This run's time for the stage (0 when skipped); ``manifest.seconds`` is the time it took
+        when it ran.
+    reason : str
+        Why it ran ("its options changed") or ``"up to date"``.
+    output
+        The in-memory contract when the stage ran in this process, else None.
+    """
+
+    kind: str
+    backend: str
+    status: str
+    stage_dir: Path
+    seconds: float = 0.0
+    reason: str = ""
+    manifest: mf.StageManifest | None = None
+    output: Any = None
+    error: str = ""
+    resumed: bool = False
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.kind}/{self.backend}"
+
+    @property
+    def primary_file(self) -> Path | None:
+        if self.manifest is None or not self.manifest.primary:
+            return None
+        return self.stage_dir / self.manifest.primary
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The pipeline's outcome: per-stage outcomes, the final file and the report files."""
+
+    out_dir: Path
+    stages: tuple[StageOutcome, ...]
+    final_file: Path | None
+    report_json: Path | None = None
+    report_html: Path | None = None
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def stage(self, kind: str) -> StageOutcome:
+        for outcome in self.stages:
+            if outcome.kind == kind:
+                return outcome
+        raise KeyError(kind)
+
+
+# -----------------------------------------------------------------------------------------------
+# Choosing backends and options
+
+
+def choose_train_backend(registry: Any) -> tuple[str, str]:
+    """``("gsplat", why)`` when gsplat is registered, installed and torch sees a usable CUDA GPU,
+    else ``("cpu", why not gsplat)``. Imports torch (only when gsplat is otherwise available)."""
+    reason: str | None
+    if "gsplat" not in registry.names("train"):
+        reason = "the gsplat backend is not registered"
+    else:
+        reason = registry.get("train", "gsplat").unavailable_reason()
+        if reason is None:
+            reason = _cuda_problem()
+    if reason is None:
+        return "gsplat", "auto: gsplat (a CUDA GPU is available)"
+    return "cpu", f"auto: cpu, because {reason}"
+
+
+def _cuda_problem() -> str | None:
+    try:
+        import torch
+    except ImportError:
+        return "torch is not installed"
+    if not torch.cuda.is_available():
+        return "torch sees no CUDA device"
+    from splatkit.train.backends import MIN_COMPUTE_CAPABILITY
+
+    cc = torch.cuda.get_device_capability()
+    if cc < MIN_COMPUTE_CAPABILITY:
+        return f"the GPU has compute capability {cc[0]}.{cc[1]} (gsplat needs 7.0)"
+    return None
+
+
+def _as_options(config: PipelineOptions | Mapping[str, Any] | str | Path | None) -> PipelineOptions:
+    if config is None:
+        return PipelineOptions()
+    if isinstance(config, PipelineOptions):
+        return config
+    if isinstance(config, (str, Path)):
+        return PipelineOptions().merged(load_config_file(config))
+    return options_from_mapping(config)
+
+
+def resolve_stage(kind: str, name: str, values: Mapping[str, Any], registry: Any, *,
+                  require_available: bool = True) -> ResolvedStage:
+    """One stage's backend class and typed config; ``name`` may be ``"auto"`` for training.
+
+    Raises
+    ------
+    PluginError
+        An unknown backend name (the message lists the registered ones).
+    BackendUnavailableError
+        A backend that cannot run here (with the install hint), when ``require_available``.
+    ContractError
+        An unknown option or a value of the wrong type (names the stage and the option).
+    """
+    note = ""
+    if not name or name == AUTO:
+        if kind != "train":
+            raise InputError(f"backend 'auto' is only meaningful for the train stage; name a {kind} backend")
+        name, note = choose_train_backend(registry)
+        logger.info("train backend %s", note)
+    cls = registry.require_available(kind, name) if require_available else registry.get(kind, name)
+    config = build_stage_config(cls.Config, values, where=f"{kind}/{name}")
+    return ResolvedStage(kind=kind, backend=name, stage_cls=cls, config=config, note=note)
+
+
+def resolve_stages(options: PipelineOptions, registry: Any, *, require_available: bool = True) -> list[ResolvedStage]:
+    """:func:`resolve_stage` for every stage kind, in pipeline order."""
+    return [resolve_stage(kind, options.backends.get(kind) or AUTO, options.options.get(kind, {}), registry,
+                          require_available=require_available) for kind in STAGE_ORDER]
+
+
+# -----------------------------------------------------------------------------------------------
+# Input and output checks
+
+
+def prepare_out_dir(out_dir: Path) -> Path:
+    """Create ``out_dir`` and prove it writable; :class:`InputError` with the fix otherwise."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError("the output path exists and is not a folder; pass a folder", path=out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".splatkit-write-test.", dir=out_dir)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise InputError(f"the output folder is not writable ({e.strerror or e}); choose another folder or "
+                         "fix its permissions", path=out_dir) from e
+    return out_dir
+
+
+def check_photo_source(source: Path) -> None:
+    """Cheap early checks of a photo source, before anything is written.
+
+    A ZIP must open and hold at least one photo (by suffix); a missing path is refused. Folders
+    are checked by the SfM stage itself (an OpenSfM dataset folder is a valid source too).
+
+    Raises
+    ------
+    InputError
+        Missing path, unreadable or empty ZIP, or a ZIP without photos (naming what it holds).
+    """
+    from splatkit.io.images import IMAGE_SUFFIXES
+    from splatkit.io.safe_zip import is_junk_member
+
+    source = Path(source)
+    if not source.exists():
+        raise InputError("does not exist; pass a folder of photos or a .zip of them", path=source)
+    if source.is_dir() or source.suffix.lower() != ".zip":
+        return
+    try:
+        with zipfile.ZipFile(source) as zf:
+            names = [i.filename for i in zf.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise InputError(f"not a readable ZIP ({e}); pass a .zip of photos or a folder", path=source) from e
+    names = [n for n in names if not is_junk_member(PurePosixPath(n))]
+    if not names:
+        raise InputError("the ZIP is empty; it must hold the photos (.jpg, .png, .tif, .webp)", path=source)
+    photos = [n for n in names if PurePosixPath(n).suffix.lower() in IMAGE_SUFFIXES]
+    if not photos:
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        raise InputError(f"the ZIP holds no photos ({shown}); expected "
+                         f"{'/'.join(sorted(IMAGE_SUFFIXES))} files", path=source)
+
+
+def input_digest_of_path(path: Path) -> str:
+    """Digest of a stage input given as a path: a finished stage folder's output digest, or content."""
+    path = Path(path)
+    manifest = mf.read_manifest(path) if path.is_dir() else None
+    if manifest is not None and manifest.version == mf.MANIFEST_VERSION:
+        return manifest.output_digest
+    return mf.digest_source(path)
+
+
+# -----------------------------------------------------------------------------------------------
+# One stage
+
+
+def _partial_dir(stage_dir: Path) -> Path:
+    return stage_dir.with_name(stage_dir.name + PARTIAL_SUFFIX)
+
+
+def _promote(partial: Path, stage_dir: Path) -> None:
+    """Swap ``partial`` into ``stage_dir`` (an old ``stage_dir`` is moved aside, then removed)."""
+    old = None
+    if stage_dir.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{stage_dir.name}.old.", dir=stage_dir.parent))
+        os.replace(stage_dir, old / "x")
+    os.replace(partial, stage_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _prepare_partial(partial: Path, attempt: dict[str, Any]) -> bool:
+    """Make ``partial`` ready for this attempt; True when an earlier identical attempt is resumed."""
+    attempt_path = partial / ATTEMPT_FILE
+    if partial.exists():
+        try:
+            previous = json.loads(attempt_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            previous = None
+        if previous == attempt:
+            return True
+        logger.info("removing %s: left by an attempt with other inputs or options", partial)
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True)
+    attempt_path.write_text(json.dumps(attempt, sort_keys=True), encoding="utf-8")
+    return False
+
+
+def run_stage(
+    resolved: ResolvedStage,
+    input: Any,
+    stage_dir: Path,
+    *,
+    input_digest: str,
+    plugin_manager: Any,
+    progress: ProgressCallback = no_progress,
+) -> StageOutcome:
+    """Run one stage into ``stage_dir`` atomically, or skip it when its manifest is up to date.
+
+    The stage works in ``<stage_dir>.partial/``; on success the pipeline removes its scratch
+    folders, writes ``manifest.json`` last and renames the folder to ``stage_dir``. On failure
+    the partial folder stays for a later identical attempt to resume, ``stage_dir`` is absent,
+    the ``splatkit_stage_failed`` event fires and the error propagates.
+    """
+    stage_dir = Path(stage_dir)
+    kind, backend = resolved.kind, resolved.backend
+    qualified = f"{kind}/{backend}"
+    cfg_digest = mf.config_digest(backend, resolved.config)
+    manifest, reason = mf.trusted_manifest(stage_dir, kind=kind, backend=backend, input_digest=input_digest,
+                                           config_digest=cfg_digest)
+    partial = _partial_dir(stage_dir)
+    if manifest is None and partial.exists():
+        # A crash after the manifest was written but before the rename: the work is complete.
+        done, _ = mf.trusted_manifest(partial, kind=kind, backend=backend, input_digest=input_digest,
+                                      config_digest=cfg_digest)
+        if done is not None:
+            _promote(partial, stage_dir)
+            manifest, reason = done, "up to date (finished by an earlier run)"
+    if manifest is not None:
+        logger.info("%s: skipped, %s (%s)", qualified, reason, stage_dir)
+        events_log.record("skipped", stage=qualified, reason=reason, workdir=str(stage_dir))
+        return StageOutcome(kind=kind, backend=backend, status="skipped", stage_dir=stage_dir, reason=reason,
+                            manifest=manifest)
+
+    if stage_dir.exists():
+        if not (stage_dir / mf.MANIFEST_NAME).is_file() and (not stage_dir.is_dir() or any(stage_dir.iterdir())):
+            # Not made by splatkit (or its manifest was deleted by hand): never delete a user's files.
+            raise InputError("exists and is not a finished splatkit stage folder (no manifest.json); pass a new "
+                             "output folder or delete this one", path=stage_dir)
+        # Stale (other inputs or options): never trusted, so never left for anyone to mistake.
+        logger.info("%s: %s; removing the old %s", qualified, reason, stage_dir)
+        shutil.rmtree(stage_dir)
+    attempt = {"kind": kind, "backend": backend, "input_digest": input_digest, "config_digest": cfg_digest,
+               "manifest_version": mf.MANIFEST_VERSION}
+    resumed = _prepare_partial(partial, attempt)
+    logger.info("%s: running (%s)%s in %s", qualified, reason, ", resuming" if resumed else "", partial)
+    config_dict = config_to_dict(resolved.config)
+    plugin_manager.stage_started(stage=qualified, config=config_dict, workdir=str(partial))
+    start = time.perf_counter()
+    try:
+        result = resolved.stage_cls().run(input, resolved.config, partial, progress)
+    except BaseException as e:
+        plugin_manager.stage_failed(stage=qualified, error=e, seconds=time.perf_counter() - start)
+        raise
+    finally:
+        close = getattr(progress, "close", None)
+        if callable(close):
+            close()
+    seconds = time.perf_counter() - start
+
+    for name in SCRATCH_AFTER_SUCCESS.get(kind, ()):
+        shutil.rmtree(partial / name, ignore_errors=True)
+    (partial / ATTEMPT_FILE).unlink(missing_ok=True)
+    files = [Path(f) for f in result.files]
+    rel_files = [_relative(f, partial) for f in files]
+    primary = rel_files[0] if rel_files and rel_files[0] else ""
+    out_digest = mf.digest_paths(mf.output_paths(kind, partial, files), partial)
+    manifest = mf.StageManifest(
+        kind=kind, backend=backend, input_digest=input_digest, config=config_dict, config_digest=cfg_digest,
+        output_digest=out_digest, files=mf.list_files(partial), primary=primary, report=result.report,
+        seconds=round(seconds, 3), versions=mf.software_versions())
+    mf.write_manifest(partial, manifest)
+    _promote(partial, stage_dir)
+    manifest = mf.read_manifest(stage_dir) or manifest
+    final_files = [str(stage_dir / r) if r else str(f) for r, f in zip(rel_files, files)]
+    plugin_manager.stage_finished(stage=qualified, report=result.report, seconds=seconds, files=final_files)
+    logger.info("%s: finished in %.1f s -> %s", qualified, seconds, stage_dir)
+    return StageOutcome(kind=kind, backend=backend, status="ran", stage_dir=stage_dir, seconds=seconds,
+                        reason=reason, manifest=manifest, output=result.output, resumed=resumed)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return ""
+
+
+# -----------------------------------------------------------------------------------------------
+# The pipeline
+
+
+def _ensure_events_plugin(plugin_manager: Any) -> None:
+    """The JSON-lines log is part of the pipeline's output: register its plugin if a manager lacks it."""
+    if events_log.__name__ not in plugin_manager.plugin_names():
+        plugin_manager.register(events_log, events_log.__name__)
+
+
+def _next_input(outcome: StageOutcome) -> Any:
+    """What the stage after ``outcome`` consumes: the SfM folder, or the trained GaussianCloud."""
+    if outcome.kind == "sfm":
+        return outcome.stage_dir
+    if outcome.output is not None:
+        return outcome.output
+    from splatkit.io.ply import read_ply
+
+    primary = outcome.primary_file
+    if primary is None:
+        raise InputError("the finished training folder names no primary PLY; delete it to re-run training",
+                         path=outcome.stage_dir)
+    return read_ply(primary)
+
+
+def run(
+    source: str | Path,
+    out_dir: str | Path,
+    *,
+    sfm: str | None = None,
+    train: str | None = None,
+    compress: str | None = None,
+    config: PipelineOptions | Mapping[str, Any] | str | Path | None = None,
+    progress: ProgressCallback | None = None,
+    plugin_manager: Any = None,
+    report: bool = True,
+) -> RunResult:
+    """Photos -> SfM -> training -> compression, resuming what is already done in ``out_dir``.
+
+    Parameters
+    ----------
+    source
+        A folder or ``.zip`` of photos (or whatever the chosen SfM backend reads).
+    out_dir
+        Output folder: ``sfm/``, ``train/``, ``compress/``, ``events.jsonl``, ``report.json``,
+        ``report.html`` and ``report_files/``.
+    sfm, train, compress
+        Backend names; override ``config``. Defaults: ``pycolmap``, ``auto`` (gsplat with a
+        working CUDA GPU, else cpu), ``sog``.
+    config
+        A :class:`~splatkit.pipeline.config.PipelineOptions`, a TOML-shaped mapping
+        ``{"train": {"steps": 2000}}`` or the path of a TOML file.
+    progress
+        Callback for :class:`~splatkit.stages.ProgressUpdate`; one with a ``close()`` method is
+        closed after each stage.
+    plugin_manager
+        Default: :func:`splatkit.plugins.get_plugin_manager`.
+    report
+        Write ``report.json`` and ``report.html`` (also after a failure).
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    InputError
+        Missing source, an empty ZIP or one without photos, an unwritable ``out_dir``.
+    PluginError, BackendUnavailableError, ContractError
+        Unknown or unavailable backend, bad option.
+    StageError and others
+        What a stage raised (after the ``splatkit_stage_failed`` event and a failure report).
+    """
+    from splatkit.plugins import get_plugin_manager
+
+    pm = plugin_manager if plugin_manager is not None else get_plugin_manager()
+    source = Path(source)
+    out_dir = Path(out_dir)
+    options = _as_options(config)
+    chosen = {k: v for k, v in (("sfm", sfm), ("train", train), ("compress", compress)) if v}
+    if chosen:
+        options = options.merged(PipelineOptions(backends=chosen, options={}))
+    check_photo_source(source)
+    resolved = resolve_stages(options, pm.stages)
+    prepare_out_dir(out_dir)
+    _ensure_events_plugin(pm)
+
+    started = time.perf_counter()
+    outcomes: list[StageOutcome] = []
+    progress_cb = progress or no_progress
+    failure: BaseException | None = None
+    failed_stage: ResolvedStage | None = None
+    with events_log.recording(out_dir / events_log.EVENTS_FILE):
+        events_log.record("run_started", source=str(source), out_dir=str(out_dir),
+                          backends={r.kind: r.backend for r in resolved})
+        try:
+            input_digest = mf.digest_source(source, exclude=[out_dir])
+            stage_input: Any = source
+            for stage in resolved:
+                failed_stage = stage
+                outcome = run_stage(stage, stage_input, out_dir / stage.kind, input_digest=input_digest,
+                                    plugin_manager=pm, progress=progress_cb)
+                failed_stage = None
+                outcomes.append(outcome)
+                assert outcome.manifest is not None
+                input_digest = outcome.manifest.output_digest
+                if stage is not resolved[-1]:
+                    stage_input = _next_input(outcome)
+        except BaseException as e:
+            failure = e
+            events_log.record("run_failed", error=str(e), error_type=type(e).__name__,
+                              stage=f"{failed_stage.kind}/{failed_stage.backend}" if failed_stage else None)
+            if failed_stage is not None:
+                outcomes.append(StageOutcome(kind=failed_stage.kind, backend=failed_stage.backend, status="failed",
+                                             stage_dir=out_dir / failed_stage.kind, error=str(e),
+                                             seconds=0.0))
+        seconds = time.perf_counter() - started
+        final = outcomes[-1].primary_file if failure is None and outcomes else None
+        result = RunResult(out_dir=out_dir, stages=tuple(outcomes), final_file=final, seconds=seconds)
+        if report and (failure is None or isinstance(failure, Exception)):  # not on Ctrl-C
+            try:
+                from splatkit.pipeline.report import write_report
+
+                json_path, html_path = write_report(result, source=source, resolved=resolved, error=failure)
+                result = RunResult(out_dir=out_dir, stages=tuple(outcomes), final_file=final, seconds=seconds,
+                                   report_json=json_path, report_html=html_path)
+            except Exception:
+                if failure is None:
+                    raise
+                logger.exception("could not write the failure report")
+        if failure is None:
+            events_log.record("run_finished", seconds=round(seconds, 3),
+                              final_file=str(final) if final else None,
+                              stages={o.kind: o.status for o in outcomes})
+    if failure is not None:
+        raise failure
+    logger.info("pipeline finished in %.1f s: %s", seconds, final)
+    return result

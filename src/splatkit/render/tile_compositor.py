@@ -1,0 +1,265 @@
+"""Tile binning and the differentiable tile compositor of the CPU backend.
+
+:func:`bin_gaussians_to_tiles` builds gsplat's intersection lists (16 px tiles, per-tile lists
+sorted front to back by camera depth, ties by index) and :func:`composite_tiles` alpha-composites
+them with the numba kernels of :mod:`splatkit.render._tile_kernels`, inside one
+``torch.autograd.Function`` whose backward is the analytic back-to-front pass of gsplat's
+``rasterize_to_pixels_bwd``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+TILE_SIZE = 16
+
+
+@dataclass(frozen=True)
+class TileBins:
+    """Intersections of Gaussians with the tiles of ``n_images`` images.
+
+    Attributes
+    ----------
+    tile_offsets
+        ``[n_images * tile_height * tile_width + 1]`` int64 start of each tile's list in
+        ``flatten_ids`` (the last entry is the number of intersections).
+    flatten_ids
+        ``[n_isects]`` int64 flat Gaussian index (into the ``[M, ...]`` flattened inputs).
+    tiles_per_gauss
+        ``[M]`` int32 number of tiles each Gaussian overlaps.
+    tile_order
+        ``[n_images * tiles]`` int64 order in which tiles are handed to the threads (longest list
+        first, so the parallel loop ends balanced).
+    """
+
+    tile_width: int
+    tile_height: int
+    n_images: int
+    tile_offsets: np.ndarray
+    flatten_ids: np.ndarray
+    tiles_per_gauss: np.ndarray
+    tile_order: np.ndarray
+
+    @property
+    def n_isects(self) -> int:
+        """Number of (tile, Gaussian) intersections."""
+        return int(self.flatten_ids.shape[0])
+
+
+def bin_gaussians_to_tiles(
+    means2d: np.ndarray,
+    radii: np.ndarray,
+    depths: np.ndarray,
+    image_ids: np.ndarray,
+    n_images: int,
+    width: int,
+    height: int,
+) -> TileBins:
+    """Intersect Gaussian boxes with 16 px tiles and sort every tile's list by depth.
+
+    Parameters
+    ----------
+    means2d, radii, depths, image_ids
+        ``[M, 2]`` float, ``[M, 2]`` int32 (0 = culled), ``[M]`` float, ``[M]`` int64 image of
+        each flattened Gaussian.
+    n_images, width, height
+        Number and size of the images.
+    """
+    from splatkit.render._threading import threads_for
+    from splatkit.render._tile_kernels import compiled_kernels
+
+    k = compiled_kernels()
+    tile_width = -(-width // TILE_SIZE)
+    tile_height = -(-height // TILE_SIZE)
+    n_tiles = n_images * tile_width * tile_height
+    counts = np.empty(means2d.shape[0], dtype=np.int32)
+    with threads_for(means2d.shape[0]):
+        k.count_tiles(means2d, radii, TILE_SIZE, tile_width, tile_height, counts)
+    # Bucket sizes first (same box arithmetic as the fill), then fill in global depth order.
+    visible = np.flatnonzero(counts > 0)
+    order = visible[np.argsort(depths[visible], kind="stable")]
+    tile_counts = np.zeros(n_tiles + 1, dtype=np.int64)
+    k.count_per_tile(means2d, radii, image_ids, visible, TILE_SIZE, tile_width, tile_height,
+                     tile_counts)
+    tile_offsets = np.zeros(n_tiles + 1, dtype=np.int64)
+    np.cumsum(tile_counts[:-1], out=tile_offsets[1:])
+    flatten_ids = np.empty(int(tile_offsets[-1]), dtype=np.int64)
+    k.fill_tiles(
+        means2d, radii, image_ids, order, TILE_SIZE, tile_width, tile_height, tile_offsets,
+        flatten_ids,
+    )
+    tile_order = np.argsort(-np.diff(tile_offsets), kind="stable").astype(np.int64)
+    log.debug("binned %d of %d Gaussians into %d tiles: %d intersections", visible.size,
+              means2d.shape[0], n_tiles, flatten_ids.shape[0])
+    return TileBins(
+        tile_width=tile_width,
+        tile_height=tile_height,
+        n_images=n_images,
+        tile_offsets=tile_offsets,
+        flatten_ids=flatten_ids,
+        tiles_per_gauss=counts,
+        tile_order=tile_order,
+    )
+
+
+def composite_tiles(
+    means2d: torch.Tensor,
+    conics: torch.Tensor,
+    colors: torch.Tensor,
+    opacities: torch.Tensor,
+    radii: torch.Tensor,
+    depths: torch.Tensor,
+    width: int,
+    height: int,
+    *,
+    background: torch.Tensor | None = None,
+    absgrad: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+    """Alpha-composite screen-space Gaussians into ``C`` images (gsplat's non-packed layout).
+
+    Parameters
+    ----------
+    means2d, conics, colors, opacities
+        ``[C, N, 2]``, ``[C, N, 3]``, ``[C, N, 3]``, ``[C, N]``: differentiable. After backward,
+        ``means2d.grad`` (with ``retain_grad``) is the 2D mean gradient in pixels and, with
+        ``absgrad=True``, ``means2d.absgrad`` the per-pixel sum of its absolute values (AbsGS).
+    radii, depths
+        ``[C, N, 2]`` int32 (0 = culled) and ``[C, N]``: not differentiated.
+    width, height
+        Image size in pixels.
+    background
+        ``[C, 3]`` colour behind the Gaussians (not differentiated), default black.
+
+    Returns
+    -------
+    rgb, alpha, bins
+        ``[C, H, W, 3]``, ``[C, H, W, 1]`` and the intersection data (``tile_offsets``,
+        ``flatten_ids``, ``tiles_per_gauss``, ``tile_width``, ``tile_height``).
+    """
+    import torch
+
+    n_images, n = means2d.shape[:2]
+    means_np = means2d.detach().reshape(-1, 2).contiguous().numpy()
+    radii_np = radii.reshape(-1, 2).contiguous().numpy()
+    depths_np = depths.detach().reshape(-1).to(means2d.dtype).contiguous().numpy()
+    image_ids = np.repeat(np.arange(n_images, dtype=np.int64), n)
+    bins = bin_gaussians_to_tiles(means_np, radii_np, depths_np, image_ids, n_images, width, height)
+    if background is None:
+        background = torch.zeros((n_images, 3), dtype=means2d.dtype)
+    rgb, alpha = _CompositeTiles.apply(
+        means2d, conics, colors, opacities, radii, background.to(means2d.dtype), bins, width,
+        height, absgrad,
+    )
+    return rgb, alpha, {
+        "tile_width": bins.tile_width,
+        "tile_height": bins.tile_height,
+        "tile_size": TILE_SIZE,
+        "tile_offsets": bins.tile_offsets,
+        "flatten_ids": bins.flatten_ids,
+        "tiles_per_gauss": torch.from_numpy(bins.tiles_per_gauss.reshape(n_images, n)),
+        "n_isects": bins.n_isects,
+    }
+
+
+def _as_kernel_arrays(*tensors: torch.Tensor) -> list[np.ndarray]:
+    return [t.detach().contiguous().numpy() for t in tensors]
+
+
+class _CompositeTiles:
+    """Namespace for the autograd Function, built on first use so torch is imported lazily."""
+
+    _function: Any = None
+
+    @classmethod
+    def apply(cls, *args: Any) -> Any:
+        if cls._function is None:
+            cls._function = _make_function()
+        return cls._function.apply(*args)
+
+
+def _make_function() -> Any:
+    import torch
+
+    from splatkit.render._threading import threads_for
+    from splatkit.render._tile_kernels import GRAD_WIDTH, compiled_kernels
+
+    class CompositeTilesFunction(torch.autograd.Function):
+        """Forward: numba front-to-back compositing. Backward: numba back-to-front pass."""
+
+        @staticmethod
+        def forward(ctx, means2d, conics, colors, opacities, radii, background, bins, width,
+                    height, absgrad):
+            k = compiled_kernels()
+            dtype = means2d.dtype
+            c, n = means2d.shape[:2]
+            m2, co, cl, op = _as_kernel_arrays(
+                means2d.reshape(-1, 2), conics.reshape(-1, 3).to(dtype),
+                colors.reshape(-1, 3).to(dtype), opacities.reshape(-1).to(dtype),
+            )
+            rad = radii.reshape(-1, 2).contiguous().numpy()
+            bg = background.detach().reshape(c, 3).contiguous().numpy()
+            np_dtype = m2.dtype
+            out_color = np.empty((c, height, width, 3), dtype=np_dtype)
+            out_t = np.empty((c, height, width), dtype=np_dtype)
+            out_last = np.empty((c, height, width), dtype=np.int64)
+            with threads_for(bins.n_isects):
+                k.rasterize_fwd(
+                    m2, co, cl, op, rad, bg, bins.tile_offsets, bins.flatten_ids,
+                    bins.tile_order, width, height, TILE_SIZE, bins.tile_width,
+                    bins.tile_height, out_color, out_t, out_last,
+                )
+            ctx.kernel_inputs = (m2, co, cl, op, rad, bg)
+            ctx.bins = bins
+            ctx.size = (width, height)
+            ctx.absgrad = absgrad
+            ctx.shapes = (means2d.shape, conics.shape, colors.shape, opacities.shape)
+            ctx.dtypes = (conics.dtype, colors.dtype, opacities.dtype)
+            # The caller's means2d object: AbsGS reads `.absgrad` from it, as from gsplat's.
+            ctx.means2d = means2d if absgrad else None
+            ctx.transmittance = out_t
+            ctx.dtype = dtype
+            ctx.last = out_last
+            rgb = torch.from_numpy(out_color)
+            alpha = torch.from_numpy(1.0 - out_t[..., None])
+            return rgb, alpha
+
+        @staticmethod
+        def backward(ctx, v_rgb, v_alpha):
+            k = compiled_kernels()
+            m2, co, cl, op, rad, bg = ctx.kernel_inputs
+            bins = ctx.bins
+            width, height = ctx.size
+            np_dtype = m2.dtype
+            v_rgb_np = v_rgb.detach().to(ctx.dtype).contiguous().numpy()
+            v_alpha_np = v_alpha.detach().to(ctx.dtype)[..., 0].contiguous().numpy()
+            isect_grads = np.zeros((bins.n_isects, GRAD_WIDTH), dtype=np_dtype)
+            with threads_for(bins.n_isects):
+                k.rasterize_bwd(
+                    m2, co, cl, op, rad, bg, bins.tile_offsets, bins.flatten_ids,
+                    bins.tile_order, width, height, TILE_SIZE, bins.tile_width,
+                    bins.tile_height, ctx.transmittance, ctx.last, v_rgb_np, v_alpha_np,
+                    isect_grads,
+                )
+            grads = np.zeros((m2.shape[0], GRAD_WIDTH), dtype=np_dtype)
+            k.sum_isect_grads(bins.flatten_ids, isect_grads, grads)
+            grads_t = torch.from_numpy(grads)
+            s_means, s_conics, s_colors, s_opac = ctx.shapes
+            d_conics, d_colors, d_opac = ctx.dtypes
+            v_means2d = grads_t[:, 0:2].reshape(s_means)
+            v_conics = grads_t[:, 2:5].reshape(s_conics).to(d_conics)
+            v_colors = grads_t[:, 5:8].reshape(s_colors).to(d_colors)
+            v_opac = grads_t[:, 8].reshape(s_opac).to(d_opac)
+            if ctx.absgrad:
+                ctx.means2d.absgrad = grads_t[:, 9:11].reshape(s_means).clone()
+            return v_means2d, v_conics, v_colors, v_opac, None, None, None, None, None, None
+
+    return CompositeTilesFunction

@@ -1,0 +1,112 @@
+"""Pipeline options: TOML file, flags, --set, and the printed config reading back the same."""
+
+from __future__ import annotations
+
+import pytest
+
+from splatkit import ContractError, InputError
+from splatkit.pipeline.config import (
+    DEFAULT_BACKENDS,
+    PipelineOptions,
+    load_config_file,
+    parse_assignment,
+    to_toml,
+)
+from splatkit.pipeline.runner import resolve_stages
+from splatkit.stages import config_to_dict
+
+
+def test_defaults_are_the_issue_s_backends() -> None:
+    assert DEFAULT_BACKENDS == {"sfm": "pycolmap", "train": "auto", "compress": "sog"}
+
+
+def test_parse_assignment() -> None:
+    assert parse_assignment("train.steps=2000") == ("train", "steps", "2000")
+    assert parse_assignment(" compress.order = plas ") == ("compress", "order", "plas")
+    for bad in ("steps=2000", "render.steps=1", "train.steps", "train.=3"):
+        with pytest.raises(InputError, match="STAGE.OPTION=VALUE"):
+            parse_assignment(bad)
+
+
+def test_toml_file_then_flags_override(tmp_path, manager) -> None:
+    path = tmp_path / "splat.toml"
+    path.write_text('[train]\nbackend = "fake"\nsteps = 9\nseed = 2\n[compress]\nbackend = "ply"\nsh_degree = 1\n')
+    options = PipelineOptions().merged(load_config_file(path))
+    options = options.merged(PipelineOptions(backends={"sfm": "fake"}, options={"train": {"steps": "11"}}))
+    resolved = {r.kind: r for r in resolve_stages(options, manager.stages)}
+    assert {k: r.backend for k, r in resolved.items()} == {"sfm": "fake", "train": "fake", "compress": "ply"}
+    assert (resolved["train"].config.steps, resolved["train"].config.seed) == (11, 2)
+    assert resolved["compress"].config.sh_degree == 1
+
+
+def test_unknown_option_and_section_are_refused(tmp_path, manager) -> None:
+    options = PipelineOptions(backends={"sfm": "fake", "train": "fake", "compress": "ply"},
+                              options={"train": {"stepz": 3}})
+    with pytest.raises(ContractError, match=r"train/fake: unknown option\(s\) \['stepz'\]"):
+        resolve_stages(options, manager.stages)
+    path = tmp_path / "bad.toml"
+    path.write_text("[render]\nx = 1\n")
+    with pytest.raises(InputError, match="unknown section"):
+        load_config_file(path)
+    path.write_text("[train\n")
+    with pytest.raises(InputError, match="not valid TOML"):
+        load_config_file(path)
+
+
+def test_none_word_sets_an_optional_option_to_none(manager) -> None:
+    options = PipelineOptions(backends={"sfm": "fake", "train": "fake", "compress": "ply"},
+                              options={"compress": {"sh_degree": "none"}})
+    assert resolve_stages(options, manager.stages)[2].config.sh_degree is None
+
+
+def test_printed_config_reads_back_to_the_same_options(tmp_path, manager) -> None:
+    options = PipelineOptions(backends={"sfm": "pycolmap", "train": "cpu", "compress": "sog"},
+                              options={"train": {"steps": "123", "lr_means": "1e-5"},
+                                       "compress": {"order": "morton", "palette_size": "none"}})
+    resolved = resolve_stages(options, manager.stages, require_available=False)
+    text = to_toml({r.kind: (r.backend, r.config) for r in resolved})
+    path = tmp_path / "printed.toml"
+    path.write_text(text)
+    again = resolve_stages(PipelineOptions().merged(load_config_file(path)), manager.stages,
+                           require_available=False)
+    assert [(r.backend, config_to_dict(r.config)) for r in again] == \
+        [(r.backend, config_to_dict(r.config)) for r in resolved]
+    assert resolved[1].config.steps == 123 and resolved[1].config.lr_means == 1e-5
+
+
+def test_auto_train_backend_says_why(manager) -> None:
+    resolved = resolve_stages(PipelineOptions(backends={"sfm": "fake", "train": "auto", "compress": "ply"}),
+                              manager.stages, require_available=False)
+    train = resolved[1]
+    assert train.backend in ("gsplat", "cpu") and train.note.startswith(f"auto: {train.backend}")
+
+
+class _Registry:
+    """Just enough of StageRegistry for choose_train_backend."""
+
+    def __init__(self, gsplat_reason: str | None, names=("cpu", "gsplat")) -> None:
+        self._names, self._reason = list(names), gsplat_reason
+
+    def names(self, kind: str) -> list[str]:
+        return self._names
+
+    def get(self, kind: str, name: str):
+        reason = self._reason
+
+        class Stage:
+            @staticmethod
+            def unavailable_reason() -> str | None:
+                return reason
+        return Stage
+
+
+def test_auto_picks_gsplat_only_when_it_is_available_and_cuda_works(monkeypatch) -> None:
+    from splatkit.pipeline import runner
+
+    monkeypatch.setattr(runner, "_cuda_problem", lambda: None)
+    assert runner.choose_train_backend(_Registry(None))[0] == "gsplat"
+    name, why = runner.choose_train_backend(_Registry("missing gsplat"))
+    assert (name, why) == ("cpu", "auto: cpu, because missing gsplat")
+    assert runner.choose_train_backend(_Registry(None, names=("cpu",)))[1].endswith("not registered")
+    monkeypatch.setattr(runner, "_cuda_problem", lambda: "torch sees no CUDA device")
+    assert runner.choose_train_backend(_Registry(None)) == ("cpu", "auto: cpu, because torch sees no CUDA device")
