@@ -215,10 +215,14 @@ def _backends_for_flags(command: str | None, pre: argparse.Namespace) -> dict[st
 
 
 def _pipeline_options(args: argparse.Namespace) -> Any:
-    """Defaults < --config file < --sfm/--train/--compress < generated flags < --set."""
+    """Defaults < demo preset < --config file < --sfm/--train/--compress < generated flags < --set."""
     from splatkit.pipeline.config import PipelineOptions, load_config_file, parse_assignment
 
     options = PipelineOptions()
+    if args.command == "demo":
+        from splatkit.demo import DEMO_STAGE_OPTIONS
+
+        options = options.merged(PipelineOptions(backends={}, options=DEMO_STAGE_OPTIONS))
     if args.config:
         options = options.merged(load_config_file(args.config))
     backends = {k: getattr(args, k) for k in STAGE_KINDS if getattr(args, k)}

@@ -21,5 +21,12 @@ from splatkit.demo.generate import (
     generate_demo_photos,
 )
 
-__all__ = ["DemoConfig", "generate_demo_photos", "demo_ground_truth", "demo_shots", "PHOTOS_DIR",
+#: Stage options ``splatkit demo`` runs with unless the user overrides them: a short CPU training
+#: sized for the 32 small demo photos, so the whole demo takes minutes on a 2-core machine.
+DEMO_STAGE_OPTIONS: dict[str, dict[str, object]] = {
+    "train": {"steps": 800, "sh_degree": 1, "sh_degree_interval": 200, "refine_start": 100,
+              "refine_every": 100, "refine_stop": 600, "checkpoint_every": 200},
+}
+
+__all__ = ["DEMO_STAGE_OPTIONS", "DemoConfig", "generate_demo_photos", "demo_ground_truth", "demo_shots", "PHOTOS_DIR",
            "GROUND_TRUTH_FILE"]

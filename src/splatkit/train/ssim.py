@@ -1,13 +1,19 @@
-"""SSIM and PSNR in plain torch, so the D-SSIM loss runs on CPU (``fused_ssim`` is CUDA-only)."""
+"""SSIM and PSNR in plain torch, so the D-SSIM loss runs on CPU (``fused_ssim`` is CUDA-only).
+
+The Gaussian window is applied as a separable blur written as shifted in-place adds, inside an
+autograd Function whose backward is the same blur (a symmetric kernel with zero padding is its
+own adjoint). On a 2-core CPU this is 10-40x faster than ``conv2d`` with ``groups=3``, whose
+depthwise CPU path dominated a training step (0.45 s of 0.58 s at 320x240).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["ssim", "psnr"]
+__all__ = ["ssim", "psnr", "gaussian_blur"]
 
 _C1 = 0.01**2  # (K1 * L)^2 with L = 1 (images in [0, 1]), Wang et al. 2004
 _C2 = 0.03**2
@@ -21,11 +27,46 @@ def _gaussian_window(size: int, sigma: float, device: torch.device, dtype: torch
     return g / g.sum()
 
 
+def _blur_same(x: torch.Tensor, weights: list[float]) -> torch.Tensor:
+    """Zero-padded "same" correlation of ``x`` [C, H, W] with ``weights`` along W, then along H."""
+    import torch.nn.functional as F
+
+    k = len(weights)
+    pad = k // 2
+    _, h, w = x.shape
+    padded = F.pad(x, (pad, pad, 0, 0))
+    rows = padded[:, :, 0:w] * weights[0]
+    for i in range(1, k):
+        rows.add_(padded[:, :, i:i + w], alpha=weights[i])
+    padded = F.pad(rows, (0, 0, pad, pad))
+    out = padded[:, 0:h, :] * weights[0]
+    for i in range(1, k):
+        out.add_(padded[:, i:i + h, :], alpha=weights[i])
+    return out
+
+
+def gaussian_blur(x: torch.Tensor, window_size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """Differentiable separable Gaussian blur of ``x`` [C, H, W] with zero padding (same size)."""
+    import torch
+
+    class _Blur(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, inp: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+            return _blur_same(inp, weights)
+
+        @staticmethod
+        def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+            return _blur_same(grad.contiguous(), weights)
+
+    weights = [float(v) for v in _gaussian_window(window_size, sigma, torch.device("cpu"), torch.float64)]
+    return _Blur.apply(x)
+
+
 def ssim(img1: torch.Tensor, img2: torch.Tensor, *, window_size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     """Mean structural similarity of two images, differentiable.
 
     Same definition as the 3DGS reference (11x11 Gaussian window, sigma 1.5, zero padding, "same"
-    output size), computed with a separable convolution.
+    output size).
 
     Parameters
     ----------
@@ -37,29 +78,20 @@ def ssim(img1: torch.Tensor, img2: torch.Tensor, *, window_size: int = 11, sigma
     torch.Tensor
         Scalar mean SSIM.
     """
-    import torch.nn.functional as F
+    import torch
 
     if img1.dim() == 3:
         img1, img2 = img1[None], img2[None]
-    a = img1.permute(0, 3, 1, 2)
-    b = img2.permute(0, 3, 1, 2)
-    channels = a.shape[1]
-    g = _gaussian_window(window_size, sigma, a.device, a.dtype)
-    wx = g.view(1, 1, 1, -1).expand(channels, 1, 1, window_size)
-    wy = g.view(1, 1, -1, 1).expand(channels, 1, window_size, 1)
-    pad = window_size // 2
-
-    def blur(x: torch.Tensor) -> torch.Tensor:
-        x = F.conv2d(x, wx, padding=(0, pad), groups=channels)
-        return F.conv2d(x, wy, padding=(pad, 0), groups=channels)
-
-    mu1, mu2 = blur(a), blur(b)
+    b, h, w, c = img1.shape
+    a = img1.permute(0, 3, 1, 2).reshape(b * c, h, w)
+    bb = img2.permute(0, 3, 1, 2).reshape(b * c, h, w)
+    n = b * c
+    # One blur call over the five moment maps: a, b, a^2, b^2, ab.
+    stats = gaussian_blur(torch.cat([a, bb, a * a, bb * bb, a * bb]), window_size, sigma)
+    mu1, mu2, e11, e22, e12 = stats.split(n)
     mu1_sq, mu2_sq, mu12 = mu1 * mu1, mu2 * mu2, mu1 * mu2
-    sigma1_sq = blur(a * a) - mu1_sq
-    sigma2_sq = blur(b * b) - mu2_sq
-    sigma12 = blur(a * b) - mu12
-    num = (2 * mu12 + _C1) * (2 * sigma12 + _C2)
-    den = (mu1_sq + mu2_sq + _C1) * (sigma1_sq + sigma2_sq + _C2)
+    num = (2 * mu12 + _C1) * (2 * (e12 - mu12) + _C2)
+    den = (mu1_sq + mu2_sq + _C1) * ((e11 - mu1_sq) + (e22 - mu2_sq) + _C2)
     return (num / den).mean()
 
 
