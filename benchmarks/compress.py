@@ -5,6 +5,8 @@ Usage::
     python benchmarks/compress.py                 # all rows, text table
     python benchmarks/compress.py --rows 100k-sh0 100k-sh3 --json out.json
     python benchmarks/compress.py --palette-check  # two-level vs flat k-means palette RMSE at 100K
+    python benchmarks/compress.py --rows 100k-sh0-plas 1m-sh0-plas   # PLAS order (time, size)
+    python benchmarks/compress.py --ply trained.ply --sh-degree 0    # morton vs plas on a real cloud
 
 Rows run on synthetic structured clouds (``tests/compress/synthetic.py``). splat-transform rows
 need its CLI (``$SPLATKIT_SPLAT_TRANSFORM``, PATH or ``node_modules/.bin``) and run with
@@ -35,7 +37,8 @@ from splatkit.compress.sog_encoder import SogEncodeOptions, decode_errors, encod
 from splatkit.io import sog  # noqa: E402
 from tests.compress.synthetic import synthetic_cloud  # noqa: E402
 
-ROWS = {"100k-sh0": (100_000, 0), "100k-sh3": (100_000, 3), "1m-sh0": (1_000_000, 0), "1m-sh3": (1_000_000, 3)}
+ROWS = {"100k-sh0": (100_000, 0), "100k-sh3": (100_000, 3), "1m-sh0": (1_000_000, 0), "1m-sh3": (1_000_000, 3),
+        "100k-sh0-plas": (100_000, 0), "1m-sh0-plas": (1_000_000, 0)}
 # splat-transform -g cpu rows we run by default (SH3 k-means on CPU: hours).
 REFERENCE_ROWS = ("100k-sh0",)
 
@@ -49,17 +52,43 @@ def _splat_transform() -> str | None:
         else None)
 
 
-def bench_ours(n: int, degree: int, device: str) -> dict:
+def bench_ours(n: int, degree: int, device: str, order: str = "morton") -> dict:
     cloud = synthetic_cloud(n, degree, seed=0)
     started = time.perf_counter()
-    enc = encode_sog(cloud, SogEncodeOptions(device=device))
+    enc = encode_sog(cloud, SogEncodeOptions(device=device, order=order))
     total = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as tmp:
         size = sog.write_sog(enc.bundle, Path(tmp) / "a.sog").stat().st_size
     errors = decode_errors(enc.encoded, sog.decode_sog(enc.bundle))
-    return {"tool": f"splatkit ({device})", "seconds": round(total, 2), "bytes": size,
+    return {"tool": f"splatkit ({device}, {order})", "seconds": round(total, 2), "bytes": size,
             "bytes_per_splat": round(size / n, 2), "ratio_vs_ply": round(ply_size(n, degree) / size, 2),
+            "padding": enc.padding, "order_stats": enc.order_stats,
+            "members": {k: len(v) for k, v in enc.bundle.members.items()},
             "timings": enc.timings, "errors": {k: float(f"{v:.4g}") for k, v in errors.items()}}
+
+
+def compare_orders(ply: Path, sh_degree: int | None, device: str) -> dict:
+    """Morton vs PLAS on one cloud at the same quantization (same codebooks rule, same palette seed)."""
+    from splatkit.io.ply import read_ply
+
+    cloud = read_ply(ply)
+    out: dict = {"ply": str(ply), "count": len(cloud), "sh_degree": cloud.sh_degree if sh_degree is None
+                 else min(sh_degree, cloud.sh_degree)}
+    for order in ("morton", "plas"):
+        started = time.perf_counter()
+        enc = encode_sog(cloud, SogEncodeOptions(order=order, sh_degree=sh_degree, device=device))
+        total = time.perf_counter() - started
+        with tempfile.TemporaryDirectory() as tmp:
+            size = sog.write_sog(enc.bundle, Path(tmp) / "a.sog").stat().st_size
+        errors = decode_errors(enc.encoded, sog.decode_sog(enc.bundle))
+        out[order] = {"seconds": round(total, 2), "order_seconds": enc.timings["order"], "bytes": size,
+                      "bytes_per_splat": round(size / len(cloud), 3), "padding": enc.padding,
+                      "members": {k: len(v) for k, v in enc.bundle.members.items()},
+                      "errors": {k: float(f"{v:.4g}") for k, v in errors.items()}}
+        print(f"{order:6s} {total:7.1f} s (order {enc.timings['order']:.1f} s) {size / 1e3:9.1f} KB "
+              f"{size / len(cloud):6.2f} B/splat padding={enc.padding}", flush=True)
+    out["plas_vs_morton"] = round(out["plas"]["bytes"] / out["morton"]["bytes"], 4)
+    return out
 
 
 def bench_reference(n: int, degree: int, exe: str) -> dict:
@@ -106,6 +135,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     parser.add_argument("--palette-check", action="store_true", help="only compare palette RMSE at 100K")
     parser.add_argument("--palette-n", type=int, default=100_000)
+    parser.add_argument("--ply", type=Path, help="only compare morton vs plas file sizes on this cloud")
+    parser.add_argument("--sh-degree", type=int, default=None, help="cap the SH degree (with --ply)")
     parser.add_argument("--json", type=Path, help="also write results here")
     args = parser.parse_args()
 
@@ -115,14 +146,16 @@ def main() -> None:
                     "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                                 "python": platform.python_version(), "numpy": np.__version__,
                                 "pillow": PIL.__version__}, "rows": {}}
-    if args.palette_check:
+    if args.ply is not None:
+        result["orders"] = compare_orders(args.ply, args.sh_degree, args.device)
+    elif args.palette_check:
         result["palette_check"] = palette_check(args.palette_n, args.device)
         print(json.dumps(result["palette_check"], indent=1))
     else:
         exe = _splat_transform()
         for name in args.rows:
             n, degree = ROWS[name]
-            row = {"ours": bench_ours(n, degree, args.device)}
+            row = {"ours": bench_ours(n, degree, args.device, "plas" if name.endswith("-plas") else "morton")}
             if name in args.reference_rows and exe:
                 row["splat_transform"] = bench_reference(n, degree, exe)
             else:

@@ -10,7 +10,7 @@ from hypothesis.extra.numpy import arrays
 
 from splatkit.compress.ordering import morton_codes, morton_order, order_splats
 from splatkit.compress.palette import _allocate, fit_sh_palette, kmeans_flat_numpy, palette_size
-from splatkit.errors import BackendUnavailableError, ContractError
+from splatkit.errors import ContractError
 
 
 def test_palette_size_rule_matches_splat_transform() -> None:
@@ -111,10 +111,8 @@ def test_morton_order_keeps_neighbours_close() -> None:
     assert step < random_step / 10
 
 
-def test_plas_is_a_clear_hook_not_a_fake() -> None:
-    with pytest.raises(BackendUnavailableError, match="plas"):
-        order_splats(np.zeros((4, 3)), "plas")
-    with pytest.raises(ContractError):
+def test_unknown_ordering_is_refused() -> None:
+    with pytest.raises(ContractError, match="hilbert"):
         order_splats(np.zeros((4, 3)), "hilbert")
 
 

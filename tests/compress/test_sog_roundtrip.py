@@ -183,13 +183,9 @@ def test_stage_writes_scene_sog_with_report(tmp_path: Path) -> None:
     assert (folder / "meta.json").is_file() and sog.info(folder)["count"] == 2000
 
 
-def test_stage_rejects_non_cloud_and_plas(tmp_path: Path) -> None:
-    from splatkit.errors import BackendUnavailableError
-
+def test_stage_rejects_non_cloud(tmp_path: Path) -> None:
     with pytest.raises(ContractError):
         SogCompressor().run("cloud.ply", SogConfig(), tmp_path)
-    with pytest.raises(BackendUnavailableError):
-        SogCompressor().run(synthetic_cloud(10, 0), SogConfig(order="plas"), tmp_path)
     assert not (tmp_path / "scene.sog").exists()
 
 

@@ -3,16 +3,24 @@
 The SOG format does not care about the order; lossless WebP does: neighbouring pixels that hold
 similar splats predict each other and compress better. ``morton`` (Z-order over the positions)
 is what splat-transform writes and is cheap. ``plas`` (a 2-D self-organising sort, Morgenstern
-et al., ECCV 2024) is planned: :func:`order_splats` is the single place it will plug in.
+et al., ECCV 2024; :mod:`.plas`) fills the whole ``W x H`` texture, padding it with transparent
+copies, and buys smaller WebP files at the cost of a much longer sort.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
-from splatkit.errors import BackendUnavailableError, ContractError
+from splatkit.contracts import GaussianCloud
+from splatkit.errors import ContractError
 
-__all__ = ["ORDERINGS", "morton_codes", "morton_order", "order_splats"]
+if TYPE_CHECKING:
+    from splatkit.compress.plas import PlasSchedule
+
+__all__ = ["ORDERINGS", "PixelOrder", "morton_codes", "morton_order", "order_splats"]
 
 #: Ordering names accepted by :func:`order_splats`.
 ORDERINGS = ("morton", "plas")
@@ -71,21 +79,67 @@ def morton_order(means: np.ndarray) -> np.ndarray:
     return np.argsort(morton_codes(means), kind="stable").astype(np.int64)
 
 
-def order_splats(means: np.ndarray, method: str) -> np.ndarray:
+@dataclass(frozen=True, kw_only=True, eq=False)
+class PixelOrder:
+    """Which splat goes to which texture pixel.
+
+    Attributes
+    ----------
+    order : int64 [P]
+        Row-major: the splat index at each pixel (``P = N`` for Morton, ``W * H`` for PLAS).
+    padding : bool [P]
+        True at padding pixels, which repeat the splat given in ``order`` and are written fully
+        transparent (PLAS fills the whole grid; Morton never pads).
+    stats : dict
+        What the ordering reports (PLAS: seconds, radii, steps, device, distances).
+    """
+
+    order: np.ndarray
+    padding: np.ndarray
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def padding_count(self) -> int:
+        return int(self.padding.sum())
+
+
+def order_splats(means: np.ndarray, method: str, *, attributes: GaussianCloud | None = None,
+                 texture: tuple[int, int] | None = None, seed: int = 0, device: str = "auto",
+                 schedule: "PlasSchedule | None" = None) -> PixelOrder:
     """The pixel order for ``method`` in :data:`ORDERINGS`.
+
+    Parameters
+    ----------
+    means : [N, 3]
+        Positions as the file stores them (recentred).
+    method : {"morton", "plas"}
+    attributes : GaussianCloud, optional
+        The cloud (same splats and order as ``means``); PLAS sorts by its colour, scales,
+        opacity and rotation too (:func:`splatkit.compress.plas.plas_features`).
+    texture : (width, height), optional
+        PLAS grid size; default :func:`splatkit.io.sog.image_size` of ``N``.
+    seed, device, schedule
+        PLAS only: see :func:`splatkit.compress.plas.sort_grid`.
 
     Raises
     ------
-    BackendUnavailableError
-        For ``plas``, until the PLAS sorter lands.
     ContractError
-        For an unknown name.
+        For an unknown name, or ``plas`` without ``attributes``.
     """
     if method == "morton":
-        return morton_order(means)
+        order = morton_order(means)
+        return PixelOrder(order=order, padding=np.zeros(order.shape[0], bool))
     if method == "plas":
-        # Hook for the PLAS sorter (a square/padded 2-D grid order; see briefs/sog.md section 3).
-        raise BackendUnavailableError("SOG ordering 'plas' is not implemented yet; use order='morton'",
-                                      kind="compress", name="sog", install_hint="")
+        from splatkit.compress.plas import plas_features, plas_order
+        from splatkit.io.sog import image_size
+
+        if attributes is None or len(attributes) != np.asarray(means).shape[0]:
+            raise ContractError("PLAS ordering needs the cloud's attributes (one row per position)",
+                                field="attributes")
+        width, height = texture if texture is not None else image_size(len(attributes))
+        features = plas_features(means, attributes.sh0, attributes.log_scales, attributes.opacity_logits,
+                                 attributes.quats)
+        result = plas_order(features, width, height, schedule=schedule, seed=seed, device=device)
+        return PixelOrder(order=result.order, padding=result.padding, stats=result.stats)
     raise ContractError(f"unknown SOG ordering {method!r}; expected one of {ORDERINGS}", field="order",
                         expected=ORDERINGS, actual=method)

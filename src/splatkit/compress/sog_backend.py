@@ -35,7 +35,8 @@ class SogConfig:
     Attributes
     ----------
     order : str
-        ``"morton"`` (default) or ``"plas"`` (not implemented yet).
+        ``"morton"`` (default) or ``"plas"`` (2-D self-organising sort: smaller files, slower;
+        pads the texture with transparent splats that only splatkit's decoder drops).
     sh_degree : int or None
         Cap the SH degree (0 drops all higher-order SH: ~2.5x smaller, seconds to encode).
     palette_size : int or None
@@ -51,7 +52,7 @@ class SogConfig:
     webp_effort : int
         libwebp lossless preset 0..9.
     device : str
-        ``"auto"``, ``"cpu"`` or ``"cuda"`` for the palette k-means.
+        ``"auto"``, ``"cpu"`` or ``"cuda"`` for the palette k-means and the PLAS sort.
     verify : bool
         Decode the result and report per-attribute errors (costs a WebP decode).
     """
@@ -84,7 +85,8 @@ class SogCompressor(Stage):
         Returns
         -------
         StageResult[CompressedBundle]
-            The bundle; a report with ``count``, ``dropped_invalid``, ``bytes``,
+            The bundle; a report with ``count`` (real splats), ``file_count`` (``meta.count``:
+            real plus ``padding``), ``order_stats`` (PLAS), ``dropped_invalid``, ``bytes``,
             ``bytes_per_splat``, ``ply_bytes`` (canonical PLY of the encoded cloud), ``ratio_vs_ply``,
             ``ratio_vs_input_ply`` (vs the PLY of the input before drops and the SH cap),
             ``members`` (bytes each), ``errors`` (per attribute) and ``timings`` (seconds per
@@ -123,7 +125,8 @@ class SogCompressor(Stage):
             errors = decode_errors(encoding.encoded, decoded)
             timings["verify"] = round(time.perf_counter() - started, 4)
 
-        count = int(bundle.meta["count"])
+        file_count = int(bundle.meta["count"])
+        count = file_count - encoding.padding
         ply_bytes = ply_size(count, encoding.encoded.sh_degree, georeference=input.georeference is not None)
         report: dict[str, Any] = {
             "format": "sog",
@@ -131,6 +134,10 @@ class SogCompressor(Stage):
             "config": config_to_dict(config),
             "source_count": len(input),
             "count": count,
+            "file_count": file_count,
+            "padding": encoding.padding,
+            "order": config.order,
+            "order_stats": encoding.order_stats,
             "dropped_invalid": encoding.dropped_invalid,
             "sh_degree": encoding.encoded.sh_degree,
             "palette_size": int(bundle.meta["shN"]["count"]) if "shN" in bundle.meta else 0,

@@ -2,7 +2,9 @@
 
 Steps (each timed): clean the cloud (drop splats with NaN/Inf values or a zero quaternion; cap
 the SH degree), recentre the positions (the offset and any georeference go to
-``meta["splatkit"]``, which other readers ignore), order the splats (:mod:`.ordering`), pack
+``meta["splatkit"]``, which other readers ignore), order the splats (:mod:`.ordering`; PLAS
+fills the whole texture with transparent padding copies, counted in ``meta["splatkit"]
+["padding"]`` and marked by alpha 0 in ``scales``), pack
 positions and rotations (:mod:`splatkit.io.sog`), fit 256-entry codebooks for log-scales and
 ``f_dc`` (:mod:`.quantize`), fit the SH palette (:mod:`.palette`) and its codebook, then encode
 the seven textures as lossless WebP. :func:`decode_errors` measures what the round trip lost.
@@ -20,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from splatkit.compress.ordering import ORDERINGS, order_splats
+from splatkit.compress.ordering import ORDERINGS, PixelOrder, order_splats
 from splatkit.compress.palette import MAX_PALETTE_SIZE, fit_sh_palette, palette_size
+from splatkit.compress.plas import PlasSchedule
 from splatkit.compress.quantize import quantize_1d
 from splatkit.contracts import SH_COEFFS_FOR_DEGREE, CompressedBundle, GaussianCloud
 from splatkit.errors import ContractError
@@ -41,7 +44,9 @@ class SogEncodeOptions:
     Attributes
     ----------
     order : {"morton", "plas"}
-        Pixel order (``plas`` is not implemented yet).
+        Pixel order. ``plas`` sorts onto the full texture grid and pads it with transparent
+        copies of real splats (counted in ``meta.splatkit.padding``; splatkit's decoder drops
+        them, other readers draw nothing for them).
     sh_degree : int or None
         Drop SH bands above this degree (None keeps the cloud's degree).
     palette_size : int or None
@@ -56,7 +61,10 @@ class SogEncodeOptions:
     webp_effort : int
         libwebp lossless preset 0..9 (lossless either way; higher is smaller and slower).
     device : {"auto", "cpu", "cuda"}
-        Where the palette k-means runs.
+        Where the palette k-means and the PLAS sort run.
+    plas_schedule : PlasSchedule or None
+        PLAS effort (None: :data:`~splatkit.compress.plas.CPU_SCHEDULE` on the CPU, the
+        reference's schedule on CUDA).
     """
 
     order: str = "morton"
@@ -67,6 +75,7 @@ class SogEncodeOptions:
     recentre: bool = True
     webp_effort: int = sog.DEFAULT_WEBP_EFFORT
     device: str = "auto"
+    plas_schedule: PlasSchedule | None = None
 
     def __post_init__(self) -> None:
         if self.order not in ORDERINGS:
@@ -91,12 +100,18 @@ class SogEncoding:
     ----------
     bundle : CompressedBundle
         ``meta`` (the ``meta.json`` object) and the WebP members.
-    source_index : int64 [count]
-        For each splat in file order, its index in the input cloud (drops and order combined).
+    source_index : int64 [M]
+        For each real splat in file order (padding skipped), its index in the input cloud (drops
+        and order combined).
     encoded : GaussianCloud
-        The cleaned, SH-capped input in file order: what the file approximates.
+        The cleaned, SH-capped input in file order, padding skipped: what splatkit's decoder
+        gives back, approximately.
     dropped_invalid : int
         Splats dropped for NaN/Inf values or a zero quaternion.
+    padding : int
+        Transparent padding splats in the file (PLAS only); ``meta["count"]`` is ``M + padding``.
+    order_stats : dict
+        What the ordering reported (PLAS: seconds, radii, steps, device, distances).
     timings : dict[str, float]
         Seconds per step.
     """
@@ -105,6 +120,8 @@ class SogEncoding:
     source_index: np.ndarray
     encoded: GaussianCloud
     dropped_invalid: int
+    padding: int = 0
+    order_stats: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -180,12 +197,19 @@ def encode_sog(cloud: GaussianCloud, options: SogEncodeOptions = SogEncodeOption
     means64 = cleaned.means.astype(np.float64)
     offset = (means64.min(axis=0) + means64.max(axis=0)) * 0.5 if options.recentre else np.zeros(3)
     local = means64 - offset
-    order = order_splats(local, options.order)
+    pixel_order = order_splats(local, options.order, attributes=cleaned, texture=(width, height),
+                               seed=options.seed, device=options.device, schedule=options.plas_schedule)
+    order, expand = _real_rows(pixel_order)
+    padding = pixel_order.padding
     ordered = cleaned.subset(order)
     local = local[order]
 
-    def texture(rows: np.ndarray) -> np.ndarray:
-        return sog.to_texture(rows, width, height)
+    def texture(rows: np.ndarray, *, padding_alpha: int | None = None) -> np.ndarray:
+        # rows: one per real splat in file order -> one per pixel (padding repeats its twin).
+        full = rows[expand]
+        if padding_alpha is not None and padding.any():
+            full[padding, 3] = padding_alpha
+        return sog.to_texture(full, width, height)
 
     steps.start("means")
     lower, upper, mins, maxs = sog.pack_means(local)
@@ -199,14 +223,14 @@ def encode_sog(cloud: GaussianCloud, options: SogEncodeOptions = SogEncodeOption
     scales = quantize_1d(ordered.log_scales.T)
     rows = np.full((n, 4), 255, np.uint8)
     rows[:, :3] = scales.labels.reshape(3, n).T
-    images["scales.webp"] = texture(rows)
+    images["scales.webp"] = texture(rows, padding_alpha=sog.PADDING_ALPHA)
 
     steps.start("sh0")
     colors = quantize_1d(ordered.sh0.T)
     rows = np.empty((n, 4), np.uint8)
     rows[:, :3] = colors.labels.reshape(3, n).T
     rows[:, 3] = sog.opacity_to_alpha(ordered.opacity_logits)
-    images["sh0.webp"] = texture(rows)
+    images["sh0.webp"] = texture(rows, padding_alpha=0)      # padding: fully transparent
 
     steps.start("shN")
     meta_shn: dict[str, Any] | None = None
@@ -242,7 +266,7 @@ def encode_sog(cloud: GaussianCloud, options: SogEncodeOptions = SogEncodeOption
     meta: dict[str, Any] = {
         "version": sog.SOG_VERSION,
         "asset": {"generator": f"splatkit v{splatkit_version}"},
-        "count": n,
+        "count": int(expand.shape[0]),
         "means": {"mins": mins, "maxs": maxs, "files": ["means_l.webp", "means_u.webp"]},
         "scales": {"codebook": _floats(scales.values), "files": ["scales.webp"]},
         "quats": {"files": ["quats.webp"]},
@@ -256,12 +280,33 @@ def encode_sog(cloud: GaussianCloud, options: SogEncodeOptions = SogEncodeOption
         "source_count": source_count,
         "dropped_invalid": dropped,
         "order": options.order,
+        "padding": pixel_order.padding_count,
     }
     bundle = CompressedBundle(format=sog.SOG_FORMAT, version=sog.SOG_VERSION, meta=meta, members=encoded,
                               source_count=source_count)
     steps.finish()
     return SogEncoding(bundle=bundle, source_index=kept[order], encoded=ordered, dropped_invalid=dropped,
+                       padding=pixel_order.padding_count, order_stats=dict(pixel_order.stats),
                        timings=steps.timings)
+
+
+def _real_rows(pixel_order: PixelOrder) -> tuple[np.ndarray, np.ndarray]:
+    """Split a pixel order into real splats and a pixel -> real-row map.
+
+    Returns
+    -------
+    order : int64 [M]
+        Splat index of each real (non-padding) pixel, in file order.
+    expand : int64 [P]
+        For each pixel, the row in ``order`` whose data it shows (padding: its twin's row).
+    """
+    order = pixel_order.order[~pixel_order.padding]
+    rank = np.full(int(pixel_order.order.max(initial=-1)) + 1, -1, np.int64)
+    rank[order] = np.arange(order.shape[0])
+    expand = rank[pixel_order.order]
+    if (expand < 0).any() or np.unique(order).shape[0] != order.shape[0]:
+        raise ContractError("pixel order must place every splat exactly once (padding aside)", field="order")
+    return order, expand
 
 
 class _Steps:

@@ -20,7 +20,7 @@ class CompressedBundle:
     format : str
         Codec name, e.g. ``"sog"`` or ``"ply"``.
     version : int
-        Format version written in the metadata (SOG: 2).
+        Format version written in the metadata (SOG: 2; 1 for a legacy v1 file read back).
     meta : Mapping[str, Any]
         JSON-able metadata (for SOG, the content of ``meta.json``).
     members : Mapping[str, bytes]

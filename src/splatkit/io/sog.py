@@ -41,7 +41,11 @@ Per-attribute decode error bounds of a file written by :mod:`splatkit.compress.s
   reports the measured RMSE.
 
 This module is the format: validating ``meta.json``, packing/unpacking pixels, WebP, the ZIP and
-folder containers, and the decoder back to a :class:`~splatkit.contracts.GaussianCloud`. Fitting
+folder containers, and the decoder back to a :class:`~splatkit.contracts.GaussianCloud`. Legacy
+v1 files (a ``meta.json`` without ``version``) are read too: :func:`read_sog` and
+:func:`decode_sog` hand them to :mod:`splatkit.io.sog_v1`. A PLAS-ordered splatkit file pads the
+texture with transparent splats (``meta.splatkit.padding``, ``scales`` alpha
+:data:`PADDING_ALPHA`) that :func:`decode_sog` drops. Fitting
 codebooks and palettes (the lossy choices) lives in :mod:`splatkit.compress`.
 """
 
@@ -70,6 +74,7 @@ __all__ = [
     "QUAT_MAX_ANGLE_RAD",
     "SH_REST_COEFFS",
     "PALETTE_ENTRIES_PER_ROW",
+    "PADDING_ALPHA",
     "image_size",
     "to_texture",
     "check_count_fits",
@@ -105,6 +110,9 @@ QUAT_MAX_ANGLE_RAD = math.radians(1.2)
 SH_REST_COEFFS = (0, 3, 8, 15)
 #: Palette entries per row of ``shN_centroids`` (splat-transform and the engine use 64).
 PALETTE_ENTRIES_PER_ROW = 64
+#: Alpha of a padding splat's ``scales`` texel (real splats: 255). Readers ignore that alpha; the
+#: padding splat itself is invisible (``sh0`` alpha 0).
+PADDING_ALPHA = 0
 #: Splat-transform's reader clamps decoded alpha to this before the logit.
 _ALPHA_EPS = 1e-6
 # Which components are stored for each largest-component index m (order w, x, y, z).
@@ -365,9 +373,9 @@ def validate_meta(meta: Any, *, source: str | Path = META_NAME) -> dict[str, Any
         raise _meta_error(source, "must be a JSON object")
     version = meta.get("version")
     if version is None:
-        # The v1 (SOGS, PLAS-era) reader slots in here later (read-sog-v1.ts).
-        raise _meta_error(source, "has no 'version': this is a legacy SOG v1 (SOGS) file, which is not supported "
-                                  "yet; convert it with `splat-transform in/meta.json out.sog`")
+        # read_sog/decode_sog dispatch these to splatkit.io.sog_v1 before getting here.
+        raise _meta_error(source, "has no 'version': this is a legacy SOG v1 (SOGS) file; read it with read_sog() "
+                                  "or validate it with splatkit.io.sog_v1.validate_meta_v1()")
     if version != SOG_VERSION:
         raise _meta_error(source, f"unsupported SOG version {version!r}; expected {SOG_VERSION}")
     count = _need(meta, "count", source)
@@ -414,9 +422,9 @@ def _texture(bundle: CompressedBundle, name: str, source: str | Path) -> np.ndar
     return decode_webp(bundle.members[name], member=name, source=source)
 
 
-def decode_sog(bundle: CompressedBundle, *, apply_offset: bool = True,
+def decode_sog(bundle: CompressedBundle, *, apply_offset: bool = True, drop_padding: bool = True,
                source: str | Path = "<SOG bundle>") -> GaussianCloud:
-    """Decode a SOG v2 bundle back to a Gaussian cloud.
+    """Decode a SOG bundle back to a Gaussian cloud (v2; legacy v1 goes to :mod:`.sog_v1`).
 
     Parameters
     ----------
@@ -425,13 +433,18 @@ def decode_sog(bundle: CompressedBundle, *, apply_offset: bool = True,
     apply_offset
         Add back the recentring offset stored under ``meta["splatkit"]["offset"]`` (other tools
         ignore it and see the recentred cloud). ``False`` gives what splat-transform decodes.
+    drop_padding
+        Drop the transparent padding splats of a PLAS-ordered splatkit file: ``meta["splatkit"]
+        ["padding"]`` counts them and their ``scales`` texel has alpha 0 (every other writer,
+        and every real splat, has 255 there). ``False`` keeps them, as other readers do.
     source
         Used in error messages.
 
     Returns
     -------
     GaussianCloud
-        ``count`` Gaussians in file order, with the georeference from ``meta["splatkit"]``.
+        ``count`` Gaussians (less the padding) in file order, with the georeference from
+        ``meta["splatkit"]``.
 
     Raises
     ------
@@ -439,6 +452,10 @@ def decode_sog(bundle: CompressedBundle, *, apply_offset: bool = True,
         Bad ``meta.json``, a missing or undecodable member, or a texture of the wrong size
         (the message names the member).
     """
+    from splatkit.io import sog_v1
+
+    if sog_v1.is_v1_meta(bundle.meta):
+        return sog_v1.decode_sog_v1(bundle, source=source)
     meta = validate_meta(bundle.meta, source=source)
     count = int(meta["count"])
     l_name, u_name = meta["means"]["files"]
@@ -457,6 +474,17 @@ def decode_sog(bundle: CompressedBundle, *, apply_offset: bool = True,
             raise InputError(f"SOG member {name!r} is {w}x{h} = {w * h} pixels, too small for count={count}",
                              path=source)
     pix = {key: _from_texture(tex, count) for key, tex in textures.items()}
+    extra = meta.get("splatkit") or {}
+    padding = extra.get("padding", 0)
+    if drop_padding and padding:
+        if not isinstance(padding, int) or isinstance(padding, bool) or not 0 <= padding <= count:
+            raise _meta_error(source, f"'splatkit.padding' must be an integer in 0..count, got {padding!r}")
+        marked = pix["scales"][:, 3] == PADDING_ALPHA
+        if int(marked.sum()) != padding:
+            raise InputError(f"SOG member {per_splat['scales']!r} marks {int(marked.sum())} padding splat(s) "
+                             f"(alpha {PADDING_ALPHA}) but meta.json says splatkit.padding={padding}; the file was "
+                             "edited by another tool, read it with drop_padding=False", path=source)
+        pix = {key: rows[~marked] for key, rows in pix.items()}
 
     means = unpack_means(pix["means_l"], pix["means_u"], meta["means"]["mins"], meta["means"]["maxs"])
     quats = unpack_quats(pix["quats"])
@@ -465,11 +493,10 @@ def decode_sog(bundle: CompressedBundle, *, apply_offset: bool = True,
     log_scales = scale_cb[pix["scales"][:, :3]]
     sh0 = color_cb[pix["sh0"][:, :3]]
     opacity = alpha_to_opacity(pix["sh0"][:, 3])
-    shN = np.zeros((count, 0, 3), np.float32)
+    shN = np.zeros((pix["sh0"].shape[0], 0, 3), np.float32)
     if "shN" in meta:
         shN = _decode_shn(bundle, meta, pix["shN_labels"], source)
 
-    extra = meta.get("splatkit") or {}
     georeference = None
     if apply_offset:
         offset = extra.get("offset")
@@ -574,9 +601,9 @@ def _load_members(path: Path) -> tuple[dict[str, Any], dict[str, bytes], str]:
         if not meta_path.is_file():
             raise InputError(f"no {META_NAME} in this folder; a SOG folder holds meta.json and its .webp files",
                              path=folder)
-        meta = validate_meta(_parse_json(meta_path.read_bytes(), meta_path), source=meta_path)
+        meta = _validate_any(_parse_json(meta_path.read_bytes(), meta_path), source=meta_path)
         members: dict[str, bytes] = {}
-        for name in member_names(meta):
+        for name in _member_names_any(meta):
             member = folder / name
             if "/" in name or "\\" in name or not member.is_file():
                 raise InputError(f"SOG member {name!r} named in {META_NAME} is missing", path=folder)
@@ -589,9 +616,9 @@ def _load_members(path: Path) -> tuple[dict[str, Any], dict[str, bytes], str]:
             names = set(zf.namelist())
             if META_NAME not in names:
                 raise InputError(f"the ZIP has no {META_NAME} at its root; not a bundled SOG", path=path)
-            meta = validate_meta(_parse_json(zf.read(META_NAME), path), source=path)
+            meta = _validate_any(_parse_json(zf.read(META_NAME), path), source=path)
             members = {}
-            for name in member_names(meta):
+            for name in _member_names_any(meta):
                 if name not in names:
                     raise InputError(f"SOG member {name!r} named in {META_NAME} is missing from the ZIP", path=path)
                 members[name] = zf.read(name)
@@ -602,6 +629,29 @@ def _load_members(path: Path) -> tuple[dict[str, Any], dict[str, bytes], str]:
         if isinstance(e, InputError):
             raise
         raise InputError(f"cannot read the .sog ZIP ({e}); the file is damaged", path=path) from e
+
+
+def _validate_any(meta: Any, *, source: str | Path) -> dict[str, Any]:
+    """Validate a v2 ``meta.json``, or a legacy v1 one (no ``version``) with :mod:`.sog_v1`."""
+    from splatkit.io import sog_v1
+
+    if sog_v1.is_v1_meta(meta):
+        return sog_v1.validate_meta_v1(meta, source=source)
+    return validate_meta(meta, source=source)
+
+
+def _member_names_any(meta: Mapping[str, Any]) -> list[str]:
+    from splatkit.io import sog_v1
+
+    return sog_v1.member_names_v1(meta) if sog_v1.is_v1_meta(meta) else member_names(meta)
+
+
+def _count_and_version(meta: Mapping[str, Any]) -> tuple[int, int]:
+    from splatkit.io import sog_v1
+
+    if sog_v1.is_v1_meta(meta):
+        return int(meta["means"]["shape"][0]), sog_v1.SOG_V1_VERSION
+    return int(meta["count"]), SOG_VERSION
 
 
 def _parse_json(data: bytes, source: str | Path) -> Any:
@@ -615,7 +665,8 @@ def read_sog(path: str | Path) -> CompressedBundle:
     """Read a bundled ``.sog`` or a SOG folder (or its ``meta.json``) into a bundle.
 
     Only ``meta.json`` and the members it names are loaded; images are decoded later by
-    :func:`decode_sog`.
+    :func:`decode_sog`. Legacy v1 (SOGS) files are accepted: the bundle's ``version`` is 1 and
+    :func:`decode_sog` hands them to :mod:`splatkit.io.sog_v1`.
 
     Raises
     ------
@@ -623,11 +674,11 @@ def read_sog(path: str | Path) -> CompressedBundle:
         Not a ZIP, truncated, no/invalid ``meta.json``, a named member missing.
     """
     meta, members, _ = _load_members(Path(path))
-    count = int(meta["count"])
+    count, version = _count_and_version(meta)
     source_count = (meta.get("splatkit") or {}).get("source_count", count)
     if not isinstance(source_count, int) or isinstance(source_count, bool) or source_count < 0:
         source_count = count          # informational only; other writers never set it
-    return CompressedBundle(format=SOG_FORMAT, version=SOG_VERSION, meta=meta, members=members,
+    return CompressedBundle(format=SOG_FORMAT, version=version, meta=meta, members=members,
                             source_count=source_count)
 
 
@@ -638,12 +689,14 @@ def info(path: str | Path) -> dict[str, Any]:
     -------
     dict
         ``format``, ``version``, ``count``, ``sh_degree``, ``palette_size``, ``bytes`` (total),
-        ``bytes_per_splat``, ``members`` (name -> bytes), ``generator``, plus ``offset`` and
-        ``georeference`` when the file was written by splatkit.
+        ``bytes_per_splat``, ``members`` (name -> bytes), ``generator``, plus ``offset``,
+        ``georeference`` and ``padding`` (transparent splats included in ``count``) when the file
+        was written by splatkit. Legacy v1 files report version 1; their SH degree and palette
+        size need the centroid image and read as None.
     """
     path = Path(path)
     meta, members, _ = _load_members(path)
-    count = int(meta["count"])
+    count, version = _count_and_version(meta)
     bundled = path.is_file() and path.name != META_NAME
     folder = path if path.is_dir() else path.parent
     total = path.stat().st_size if bundled else (
@@ -651,15 +704,16 @@ def info(path: str | Path) -> dict[str, Any]:
     extra = meta.get("splatkit") or {}
     return {
         "format": SOG_FORMAT,
-        "version": SOG_VERSION,
+        "version": version,
         "bundled": bundled,
         "count": count,
-        "sh_degree": int(meta["shN"]["bands"]) if "shN" in meta else 0,
-        "palette_size": int(meta["shN"]["count"]) if "shN" in meta else 0,
+        "sh_degree": (int(meta["shN"]["bands"]) if version == SOG_VERSION else None) if "shN" in meta else 0,
+        "palette_size": (int(meta["shN"]["count"]) if version == SOG_VERSION else None) if "shN" in meta else 0,
         "bytes": int(total),
         "bytes_per_splat": (total / count) if count else None,
         "members": {name: len(data) for name, data in members.items()},
         "generator": (meta.get("asset") or {}).get("generator"),
         "offset": extra.get("offset"),
         "georeference": extra.get("georeference"),
+        "padding": extra.get("padding", 0),
     }
