@@ -51,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sh-degree", type=int, default=3)
     parser.add_argument("--eval-every", type=int, default=500)
     parser.add_argument("--max-gaussians", type=int, default=2_000_000)
+    parser.add_argument("--refine-start", type=int, default=None, help="default: min(500, steps // 10)")
+    parser.add_argument("--refine-stop", type=int, default=None, help="default: 60%% of the steps")
+    parser.add_argument("--reset-every", type=int, default=None,
+                        help="opacity reset period; default: a quarter of the refine window (>= 300)")
+    parser.add_argument("--sh-interval", type=int, default=None, help="steps per SH degree; default steps // 10")
     parser.add_argument("--data", type=Path, default=FERN)
     parser.add_argument("--workdir", type=Path, default=None, help="keep outputs here (default: a temp dir)")
     parser.add_argument("--json", type=Path, default=None, help="write the result here")
@@ -68,11 +73,15 @@ def main(argv: list[str] | None = None) -> int:
                         image_dir=args.data / "images_8")
     # Densification windows scale with the run (gsplat's steps_scaler idea): refine until 60 %,
     # reset opacity every quarter of the refine window, no earlier than step 300.
-    refine_stop = int(args.steps * 0.6)
-    config = TrainConfig(steps=args.steps, sh_degree=args.sh_degree, eval_every=args.eval_every,
-                         max_gaussians=args.max_gaussians, refine_start=min(500, args.steps // 10),
-                         refine_stop=refine_stop, reset_every=max(300, refine_stop // 4),
-                         sh_degree_interval=max(1, args.steps // 10), checkpoint_every=0)
+    refine_stop = args.refine_stop if args.refine_stop is not None else int(args.steps * 0.6)
+    config = TrainConfig(
+        steps=args.steps, sh_degree=args.sh_degree, eval_every=args.eval_every,
+        max_gaussians=args.max_gaussians,
+        refine_start=args.refine_start if args.refine_start is not None else min(500, args.steps // 10),
+        refine_stop=refine_stop,
+        reset_every=args.reset_every if args.reset_every is not None else max(300, refine_stop // 4),
+        sh_degree_interval=args.sh_interval if args.sh_interval is not None else max(1, args.steps // 10),
+        checkpoint_every=0)
     stage_cls = PluginManager(load_entrypoints=False).stages.require_available("train", args.backend)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="splatkit-bench-train-"))
     result = stage_cls().run(posed, config, workdir)

@@ -34,6 +34,20 @@ def dataset(name: str) -> Path:
     return path
 
 
+def find_splat_transform() -> str | None:
+    """PlayCanvas's splat-transform: ``$SPLATKIT_SPLAT_TRANSFORM``, PATH, or ``node_modules/.bin``."""
+    import shutil
+
+    env = os.environ.get("SPLATKIT_SPLAT_TRANSFORM")
+    if env:
+        return env if Path(env).is_file() else None
+    found = shutil.which("splat-transform")
+    if found:
+        return found
+    local = PROJECT_ROOT / "node_modules" / ".bin" / "splat-transform"
+    return str(local) if local.is_file() and shutil.which("node") else None
+
+
 def _cuda_ready() -> bool:
     if importlib.util.find_spec("torch") is None:
         return False

@@ -7,7 +7,6 @@ Found through, in order: ``$SPLATKIT_SPLAT_TRANSFORM`` (path to the executable),
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,24 +19,13 @@ from splatkit.compress.sog_encoder import SogEncodeOptions, decode_errors, encod
 from splatkit.io import sog
 from splatkit.io.ply import read_ply, write_ply
 from tests.compress.synthetic import synthetic_cloud
+from tests.conftest import find_splat_transform
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _splat_transform() -> str | None:
-    env = os.environ.get("SPLATKIT_SPLAT_TRANSFORM")
-    if env:
-        return env if Path(env).is_file() else None
-    found = shutil.which("splat-transform")
-    if found:
-        return found
-    local = REPO_ROOT / "node_modules" / ".bin" / "splat-transform"
-    return str(local) if local.is_file() else None
 
 
 @pytest.fixture(scope="module")
 def splat_transform() -> str:
-    exe = _splat_transform()
+    exe = find_splat_transform()
     if exe is None or shutil.which("node") is None:
         pytest.skip("splat-transform not installed (set SPLATKIT_SPLAT_TRANSFORM or "
                     "`npm install --prefix <repo> @playcanvas/splat-transform@3.7.0`)")
