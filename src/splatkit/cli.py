@@ -219,10 +219,6 @@ def _pipeline_options(args: argparse.Namespace) -> Any:
     from splatkit.pipeline.config import PipelineOptions, load_config_file, parse_assignment
 
     options = PipelineOptions()
-    if args.command == "demo":
-        from splatkit.demo import DEMO_STAGE_OPTIONS
-
-        options = options.merged(PipelineOptions(backends={}, options=DEMO_STAGE_OPTIONS))
     if args.config:
         options = options.merged(load_config_file(args.config))
     backends = {k: getattr(args, k) for k in STAGE_KINDS if getattr(args, k)}
@@ -233,7 +229,31 @@ def _pipeline_options(args: argparse.Namespace) -> Any:
             backends[kind] = value
         else:
             flags.setdefault(kind, {})[name] = value
-    return options.merged(PipelineOptions(backends=backends, options=flags))
+    options = options.merged(PipelineOptions(backends=backends, options=flags))
+    if args.command == "demo":
+        options = _with_demo_preset(options)
+    return options
+
+
+def _with_demo_preset(options: Any) -> Any:
+    """Put the demo's stage options under the user's, for backends whose Config has those fields."""
+    import dataclasses
+
+    from splatkit.demo import DEMO_STAGE_OPTIONS
+    from splatkit.pipeline.config import PipelineOptions
+    from splatkit.plugins import get_plugin_manager
+    from splatkit.train.trainer import TrainConfig
+
+    preset: dict[str, dict[str, Any]] = {}
+    for kind, values in DEMO_STAGE_OPTIONS.items():
+        backend = options.backends.get(kind)
+        try:
+            config_cls = TrainConfig if backend == "auto" else get_plugin_manager().stages.get(kind, backend).Config
+        except SplatkitError:
+            continue  # an unknown backend is reported when the pipeline resolves it
+        fields = {f.name for f in dataclasses.fields(config_cls)}
+        preset[kind] = {k: v for k, v in values.items() if k in fields}
+    return PipelineOptions(backends=dict(options.backends), options=preset).merged(options)
 
 
 def _progress(args: argparse.Namespace) -> Any:

@@ -29,7 +29,7 @@ from splatkit.errors import ContractError, InputError
 from splatkit.io import sog
 from splatkit.io.ply import read_ply
 from tests.compress.synthetic import synthetic_cloud
-from tests.compress.test_sog_interop import _splat_transform
+from tests.conftest import find_splat_transform as _splat_transform
 
 
 def _neighbour_cost(features: np.ndarray, grid: np.ndarray, height: int, width: int) -> float:

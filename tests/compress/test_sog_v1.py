@@ -23,7 +23,7 @@ from splatkit.errors import InputError
 from splatkit.io import sog, sog_v1
 from splatkit.io.ply import read_ply
 from tests.compress.fixtures import make_sog_v1
-from tests.compress.test_sog_interop import _splat_transform
+from tests.conftest import find_splat_transform as _splat_transform
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 V1_FOLDER = FIXTURES / make_sog_v1.FOLDER

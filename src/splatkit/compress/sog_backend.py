@@ -55,6 +55,10 @@ class SogConfig:
         ``"auto"``, ``"cpu"`` or ``"cuda"`` for the palette k-means and the PLAS sort.
     verify : bool
         Decode the result and report per-attribute errors (costs a WebP decode).
+    quality_views : int
+        Render the encoded and the decoded cloud from this many orbit cameras and report the PSNR
+        (:func:`splatkit.compress.quality.render_psnr`; needs ``verify`` and the rasterizer:
+        torch + numba, or gsplat on CUDA). 0 disables it.
     """
 
     order: str = "morton"
@@ -67,6 +71,13 @@ class SogConfig:
     webp_effort: int = sog.DEFAULT_WEBP_EFFORT
     device: str = "auto"
     verify: bool = True
+    quality_views: int = 4
+
+    def __post_init__(self) -> None:
+        if self.quality_views < 0:
+            raise ContractError(f"compress/sog: quality_views must be >= 0 (0 disables the render PSNR), got "
+                                f"{self.quality_views}", field="SogConfig.quality_views", expected=">= 0",
+                                actual=self.quality_views)
 
 
 class SogCompressor(Stage):
@@ -89,8 +100,9 @@ class SogCompressor(Stage):
             real plus ``padding``), ``order_stats`` (PLAS), ``dropped_invalid``, ``bytes``,
             ``bytes_per_splat``, ``ply_bytes`` (canonical PLY of the encoded cloud), ``ratio_vs_ply``,
             ``ratio_vs_input_ply`` (vs the PLY of the input before drops and the SH cap),
-            ``members`` (bytes each), ``errors`` (per attribute) and ``timings`` (seconds per
-            step).
+            ``members`` (bytes each), ``errors`` (per attribute), ``render_psnr`` (decoded vs
+            encoded renders, :func:`~splatkit.compress.quality.render_psnr`; ``{"skipped": why}``
+            when it cannot run or is off) and ``timings`` (seconds per step).
         """
         from splatkit.compress.sog_encoder import SogEncodeOptions, decode_errors, encode_sog, ply_size
 
@@ -118,12 +130,17 @@ class SogCompressor(Stage):
         size = target.stat().st_size if config.bundle else sum(p.stat().st_size for p in target.iterdir())
 
         errors: dict[str, float] = {}
+        quality: dict[str, Any] = {"skipped": "verify=False (the render PSNR needs the decoded cloud)"}
         if config.verify:
             progress(ProgressUpdate(stage=qualified, step=9, total=10, message="verify"))
             started = time.perf_counter()
             decoded = sog.decode_sog(bundle, source=target)
             errors = decode_errors(encoding.encoded, decoded)
             timings["verify"] = round(time.perf_counter() - started, 4)
+            started = time.perf_counter()
+            quality = _render_quality(encoding.encoded, decoded, config)
+            if "skipped" not in quality:
+                timings["render_psnr"] = round(time.perf_counter() - started, 4)
 
         file_count = int(bundle.meta["count"])
         count = file_count - encoding.padding
@@ -151,12 +168,29 @@ class SogCompressor(Stage):
             "members": {name: len(data) for name, data in bundle.members.items()},
             "offset": bundle.meta["splatkit"]["offset"],
             "errors": errors,
+            "render_psnr": quality,
             "timings": timings,
         }
         logger.info("compress/sog: %d splats -> %s (%d bytes, %.2f B/splat, %.1fx vs PLY)", count, target, size,
                     size / count, ply_bytes / size)
         progress(ProgressUpdate(stage=qualified, step=10, total=10, message="done"))
         return StageResult(output=bundle, report=report, files=(target,))
+
+
+def _render_quality(encoded: GaussianCloud, decoded: GaussianCloud, config: SogConfig) -> dict[str, Any]:
+    """Render PSNR of ``decoded`` vs ``encoded`` (same splats, file order), or why it was skipped."""
+    from splatkit.compress.quality import choose_render_backend, render_psnr, render_unavailable_reason
+
+    if config.quality_views == 0:
+        return {"skipped": "quality_views=0"}
+    backend = choose_render_backend(config.device)
+    reason = render_unavailable_reason(backend)
+    if reason is not None:
+        logger.info("compress/sog: no render PSNR, rasterizer %r unavailable: %s", backend, reason)
+        return {"skipped": f"rasterizer {backend!r} unavailable: {reason}"}
+    # The reference is the cloud as encoded (invalid splats dropped, SH capped): the PSNR measures
+    # what quantisation lost, not what the SH cap removed on purpose.
+    return render_psnr(encoded, decoded, views=config.quality_views, backend=backend)
 
 
 @hookimpl

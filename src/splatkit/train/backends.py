@@ -24,17 +24,19 @@ MIN_COMPUTE_CAPABILITY = (7, 0)
 
 
 def load_posed_images(source: PosedImages | str | Path) -> PosedImages:
-    """Accept ``PosedImages`` or an SfM output folder (``images/`` + ``sparse/0``, see docs/formats.md)."""
+    """Accept ``PosedImages`` or an SfM output folder (``images/`` + ``sparse/0``, see docs/formats.md).
+
+    A folder's ``georef.json`` is re-attached, so the trained cloud keeps the ENU origin.
+    """
     if isinstance(source, PosedImages):
         return source
-    from splatkit.io.colmap import read_colmap_model
+    from splatkit.io.sfm_output import read_sfm_output
 
-    folder = Path(source)
-    sparse, images = folder / "sparse" / "0", folder / "images"
-    if not sparse.is_dir() or not images.is_dir():
+    rec, images = read_sfm_output(Path(source))
+    if not images.is_dir():
         raise InputError("expected an SfM output folder with images/ and sparse/0/ (what `splatkit sfm` "
-                         "writes); got neither", path=folder)
-    return PosedImages(reconstruction=read_colmap_model(sparse), image_dir=images)
+                         "writes); images/ is missing", path=source)
+    return PosedImages(reconstruction=rec, image_dir=images)
 
 
 class _TrainStage(Stage):
