@@ -70,3 +70,25 @@ def test_argparse_usage_errors_exit_2(argv) -> None:
     with pytest.raises(SystemExit) as excinfo:
         main(argv)
     assert excinfo.value.code == 2
+
+
+def test_info_on_a_partial_colmap_model_names_the_missing_file(capsys) -> None:
+    from tests.conftest import dataset
+
+    partial = dataset("llff-fern") / "sparse" / "0"
+    assert main(["info", str(partial)]) == 2
+    err = capsys.readouterr().err
+    assert "missing images.bin" in err and "Traceback" not in err
+
+
+def test_info_describes_a_sog_file(tmp_path, capsys) -> None:
+    pytest.importorskip("torch")
+    from splatkit.compress.sog_encoder import SogEncodeOptions, encode_sog
+    from splatkit.io.sog import write_sog
+    from tests.compress.synthetic import synthetic_cloud
+
+    path = write_sog(encode_sog(synthetic_cloud(500, 1), SogEncodeOptions(device="cpu")).bundle,
+                     tmp_path / "scene.sog")
+    assert main(["info", "--json", str(path)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["format"] == "sog" and data["count"] == 500 and data["sh_degree"] == 1

@@ -40,7 +40,7 @@ _OPTION_DEST = "stage_option:"
 INFO_READERS: tuple[tuple[str, str, str], ...] = (
     ("splatkit.io.ply", "is_ply_file", "info"),
     ("splatkit.io.sog", "is_sog", "info"),
-    ("splatkit.io.colmap", "is_colmap_model", "info"),
+    ("splatkit.io.colmap", "looks_like_colmap_model", "info"),
     ("splatkit.io.opensfm", "is_opensfm_folder", "info"),
     ("splatkit.io.images", "is_image_source", "info"),
 )

@@ -64,6 +64,7 @@ __all__ = [
     "read_colmap_model",
     "write_colmap_model",
     "is_colmap_model",
+    "looks_like_colmap_model",
     "info",
     "to_pycolmap",
     "from_pycolmap",
@@ -93,6 +94,17 @@ def _model_format(folder: Path) -> str | None:
         if all((folder / f"{part}.{ext}").is_file() for part in MODEL_PARTS):
             return ext
     return None
+
+
+def looks_like_colmap_model(folder: str | os.PathLike[str]) -> bool:
+    """True when ``folder`` holds any of the COLMAP model files, complete or not.
+
+    ``splatkit info`` uses it so a partial model (e.g. no ``images.bin``) is reported with what
+    is missing rather than as an unknown format.
+    """
+    folder = Path(folder)
+    return folder.is_dir() and any(
+        (folder / f"{stem}{ext}").is_file() for stem in ("cameras", "images", "points3D") for ext in (".bin", ".txt"))
 
 
 def is_colmap_model(folder: str | os.PathLike[str]) -> bool:

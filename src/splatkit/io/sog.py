@@ -682,6 +682,14 @@ def read_sog(path: str | Path) -> CompressedBundle:
                             source_count=source_count)
 
 
+def is_sog(path: str | Path) -> bool:
+    """Cheap detection: a ``.sog`` file, a ``meta.json`` path, or a folder holding ``meta.json``."""
+    path = Path(path)
+    if path.is_file():
+        return path.suffix.lower() == ".sog" or path.name == META_NAME
+    return path.is_dir() and (path / META_NAME).is_file()
+
+
 def info(path: str | Path) -> dict[str, Any]:
     """Facts about a ``.sog`` file or SOG folder for ``splatkit info`` (no image decoding).
 
