@@ -479,6 +479,16 @@ def _read(stream: IO[bytes], data: bytes | None, size: int, source: str) -> tupl
     return cloud, header
 
 
+def _read_file(path: Path) -> tuple[GaussianCloud, Any]:
+    """Open ``path`` and parse it; :class:`InputError` naming the file when it cannot be opened."""
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise InputError(f"cannot open PLY file: {e.strerror or e}", path=path) from e
+    with f:
+        return _read(f, None, os.fstat(f.fileno()).st_size, str(path))
+
+
 def read_ply(path: str | Path) -> GaussianCloud:
     """Read a 3DGS PLY file into a validated :class:`GaussianCloud`.
 
@@ -494,14 +504,7 @@ def read_ply(path: str | Path) -> GaussianCloud:
         or non-float required property, an ``f_rest`` count other than 0/9/24/45, a NaN/Inf value
         (with the property and first row), or the compressed PLY variant.
     """
-    path = Path(path)
-    try:
-        f = open(path, "rb")
-    except OSError as e:
-        raise InputError(f"cannot open PLY file: {e.strerror or e}", path=path) from e
-    with f:
-        size = os.fstat(f.fileno()).st_size
-        cloud, _ = _read(f, None, size, str(path))
+    cloud, _ = _read_file(Path(path))
     return cloud
 
 
@@ -552,13 +555,7 @@ def info(path: str | Path) -> dict[str, Any]:
         As :func:`read_ply`.
     """
     path = Path(path)
-    try:
-        f = open(path, "rb")
-    except OSError as e:
-        raise InputError(f"cannot open PLY file: {e.strerror or e}", path=path) from e
-    with f:
-        size = os.fstat(f.fileno()).st_size
-        cloud, header = _read(f, None, size, str(path))
+    cloud, header = _read_file(path)
     vertex = header.element("vertex")
     assert vertex is not None
     empty = len(cloud) == 0
@@ -569,7 +566,7 @@ def info(path: str | Path) -> dict[str, Any]:
         "path": str(path),
         "format": "ply",
         "encoding": header.format,
-        "file_size_bytes": size,
+        "file_size_bytes": path.stat().st_size,
         "count": len(cloud),
         "sh_degree": cloud.sh_degree,
         "properties": [p.name for p in vertex.properties],
