@@ -19,6 +19,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--refine-stop", type=int, default=None, help="default: 60%% of the steps")
     parser.add_argument("--reset-every", type=int, default=None,
                         help="opacity reset period; default: a quarter of the refine window (>= 300)")
+    parser.add_argument("--refine-every", type=int, default=100, help="steps between densification passes")
+    parser.add_argument("--grow-grad2d", type=float, default=2e-4, help="screen-gradient threshold to clone/split")
     parser.add_argument("--sh-interval", type=int, default=None, help="steps per SH degree; default steps // 10")
     parser.add_argument("--data", type=Path, default=FERN)
     parser.add_argument("--workdir", type=Path, default=None, help="keep outputs here (default: a temp dir)")
@@ -64,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     from splatkit.contracts import PosedImages
     from splatkit.io.colmap import read_colmap_model
     from splatkit.plugins import PluginManager
+    from splatkit.stages import ProgressUpdate
     from splatkit.train.trainer import TrainConfig
 
     if not (args.data / "colmap_504x378" / "sparse" / "0").is_dir():
@@ -78,13 +82,19 @@ def main(argv: list[str] | None = None) -> int:
         steps=args.steps, sh_degree=args.sh_degree, eval_every=args.eval_every,
         max_gaussians=args.max_gaussians,
         refine_start=args.refine_start if args.refine_start is not None else min(500, args.steps // 10),
-        refine_stop=refine_stop,
+        refine_stop=refine_stop, refine_every=args.refine_every, grow_grad2d=args.grow_grad2d,
         reset_every=args.reset_every if args.reset_every is not None else max(300, refine_stop // 4),
         sh_degree_interval=args.sh_interval if args.sh_interval is not None else max(1, args.steps // 10),
         checkpoint_every=0)
     stage_cls = PluginManager(load_entrypoints=False).stages.require_available("train", args.backend)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="splatkit-bench-train-"))
-    result = stage_cls().run(posed, config, workdir)
+    def show(update: ProgressUpdate) -> None:
+        if update.step % 100 == 0:
+            print(f"  step {update.step}/{update.total}: {time.perf_counter() - t0:7.1f} s, "
+                  f"{int(update.metrics['num_gaussians'])} Gaussians, loss {update.metrics['loss']:.4f}", flush=True)
+
+    t0 = time.perf_counter()
+    result = stage_cls().run(posed, config, workdir, progress=show)
     report = result.report
 
     print(f"{'step':>6} {'loss':>8} {'gaussians':>10} {'psnr':>7} {'ssim':>7}")

@@ -260,7 +260,8 @@ def train_gaussians(
         step_times.append(time.perf_counter() - t0)
         n_gauss = int(params["means"].shape[0])
         if step % config.curve_every == 0 or step == config.steps - 1:
-            curve.append({"step": step, "loss": last_loss, "num_gaussians": n_gauss})
+            curve.append({"step": step, "loss": last_loss, "num_gaussians": n_gauss,
+                          "seconds": round(time.perf_counter() - t_start, 2)})
         if config.eval_every and step > 0 and step % config.eval_every == 0 and test_ids:
             curve[-1] = {**curve[-1], **_evaluate(views, test_ids, render, config.sh_degree, psnr, ssim)["mean"]}
         progress(ProgressUpdate(stage=stage_name, step=step + 1, total=config.steps, message="train",
