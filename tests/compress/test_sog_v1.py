@@ -11,21 +11,26 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from scipy.spatial import cKDTree
 
 from splatkit.contracts import GaussianCloud
 from splatkit.errors import InputError
 from splatkit.io import sog, sog_v1
-from splatkit.io.ply import read_ply
+from splatkit.io.ply import read_ply, write_ply
+from tests.compress import sogs_v1_writer
+from tests.compress.synthetic import synthetic_cloud
 from tests.compress.fixtures import make_sog_v1
 from tests.conftest import find_splat_transform as _splat_transform
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+REPO = Path(__file__).resolve().parents[2]
 V1_FOLDER = FIXTURES / make_sog_v1.FOLDER
 SOURCE_PLY = FIXTURES / make_sog_v1.SOURCE_PLY
 
@@ -53,12 +58,25 @@ def _check_against_source(decoded: GaussianCloud, meta: dict, source: GaussianCl
     assert (ds <= half("scales")).all()
     dc = np.abs(decoded.sh0 - ref.sh0)
     assert (dc <= half("sh0")[:3]).all()
+    early = sog_v1.v1_dialect(meta) == "sogs-1.0"
     do = np.abs(decoded.opacity_logits - ref.opacity_logits)
-    assert (do <= half("sh0")[3]).all()
-    # rotation: the smallest-three bound (same packing as v2)
+    assert (do <= (half("opacities")[0] if early else half("sh0")[3])).all()
     q1 = ref.quats / np.linalg.norm(ref.quats, axis=1, keepdims=True)
     angle = 2 * np.arccos(np.clip(np.abs((q1 * decoded.quats).sum(axis=1)), 0, 1))
-    assert angle.max() <= sog.QUAT_MAX_ANGLE_RAD
+    if early:
+        # (w, x, y) of the quaternion flipped to z >= 0, each within half a step; z recomputed
+        q1 = np.where(q1[:, 3:] < 0, -q1, q1)
+        assert (np.abs(decoded.quats[:, :3] - q1[:, :3]) <= half("quats") + 2e-3).all()
+        # Per splat: |(w, x, y)' - (w, x, y)| <= |h|, so z' = sqrt(1 - r'^2) lies between the values
+        # at r -+ |h|; a quaternion error vector of norm e turns the rotation by at most 2 asin(e).
+        h = float(np.linalg.norm(half("quats")))
+        r = np.linalg.norm(q1[:, :3], axis=1)
+        z_hi = np.sqrt(np.clip(1 - np.clip(r - h, 0, None) ** 2, 0, None))
+        z_lo = np.sqrt(np.clip(1 - (r + h) ** 2, 0, None))
+        e = np.sqrt(h ** 2 + np.maximum(z_hi - q1[:, 3], q1[:, 3] - z_lo) ** 2)
+        assert (angle <= 2 * np.arcsin(np.minimum(e, 1.0)) + 1e-4).all()
+    else:  # the smallest-three bound (same packing as v2)
+        assert angle.max() <= sog.QUAT_MAX_ANGLE_RAD
     # SH: a 64-entry palette for 289 splats; clearly better than the data's own spread
     dn = decoded.shN - ref.shN
     assert decoded.shN.shape == ref.shN.shape
@@ -145,6 +163,47 @@ def test_v1_written_by_splat_transform_06(tmp_path: Path) -> None:
     _check_against_source(sog.decode_sog(bundle), dict(bundle.meta), read_ply(SOURCE_PLY))
 
 
+@pytest.mark.skipif(not sogs_v1_writer.sogs_available(), reason="sogs 1.0.0 not installed (pip install sogs==1.0.0)")
+@pytest.mark.parametrize("source_kind", ["fixture-sh3", "synthetic-1700-sh1"])
+def test_v1_written_by_sogs_1_0(tmp_path: Path, source_kind: str) -> None:
+    """A real v1 writer: the first SOGS release (PyPI ``sogs==1.0.0``), its CUDA-only search steps
+    replaced by CPU stand-ins (``sogs_v1_writer``). The fixture's source PLY has a 64-entry
+    palette; 1,700 splats give 384 entries, so the high label byte (``shN_labels_u``) is used."""
+    if source_kind == "fixture-sh3":
+        ply = SOURCE_PLY
+    else:
+        ply = write_ply(synthetic_cloud(1700, sh_degree=1, seed=3, extent=5.0), tmp_path / "source.ply")
+    out = tmp_path / "sogs"
+    proc = subprocess.run([sys.executable, "-m", "tests.compress.sogs_v1_writer", str(ply), str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    written = json.loads((out / "meta.json").read_text())
+    assert "version" not in written and "opacities" in written and len(written["shN"]["files"]) == 3
+    bundle = sog.read_sog(out)
+    assert bundle.version == sog_v1.SOG_V1_VERSION and sog_v1.v1_dialect(bundle.meta) == "sogs-1.0"
+    assert sog.info(out)["dialect"] == "sogs-1.0" and sog.info(V1_FOLDER)["dialect"] == "sogs"
+    decoded = sog.decode_sog(bundle)
+    source = read_ply(ply)
+    side = int(len(source) ** 0.5)
+    assert len(decoded) == side * side < len(source) and decoded.sh_degree == source.sh_degree
+    _check_against_source(decoded, written, source)
+    if source_kind != "fixture-sh3":
+        labels_u = np.asarray(Image.open(out / written["shN"]["files"][2]))
+        assert labels_u.max() > 0
+    # SOGS crops the lowest-opacity splats to make the grid square
+    kept = np.zeros(len(source), bool)
+    kept[_match(decoded, source)] = True
+    assert source.opacity_logits[~kept].max() <= source.opacity_logits[kept].min()
+    # the same bundle zipped reads the same
+    zipped = tmp_path / "sogs.sog"
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_STORED) as zf:
+        for member in sorted(out.iterdir()):
+            zf.write(member, member.name)
+    again = sog.decode_sog(sog.read_sog(zipped))
+    np.testing.assert_array_equal(again.means, decoded.means)
+    np.testing.assert_array_equal(again.shN, decoded.shN)
+
+
 def _v1_copy(tmp_path: Path, mutate=None, replace: dict[str, bytes] | None = None) -> Path:
     folder = tmp_path / "v1"
     shutil.copytree(V1_FOLDER, folder)
@@ -164,6 +223,8 @@ def _v1_copy(tmp_path: Path, mutate=None, replace: dict[str, bytes] | None = Non
     (lambda m: m["sh0"].update(maxs=[1.0, 2.0, 3.0]), "'sh0.maxs'"),
     (lambda m: m["shN"].update(mins="x"), "'shN.mins'"),
     (lambda m: m["quats"].update(files=[]), "'quats.files'"),
+    # an "opacities" entry makes it the first SOGS layout, whose quats carry mins/maxs
+    (lambda m: m.update(opacities={"mins": [0.0], "maxs": [1.0], "files": ["o.webp"]}), "'quats.mins'"),
 ])
 def test_bad_v1_meta_names_the_key(tmp_path: Path, mutate, message: str) -> None:
     with pytest.raises(InputError, match="legacy SOG v1") as info:

@@ -690,6 +690,12 @@ def is_sog(path: str | Path) -> bool:
     return path.is_dir() and (path / META_NAME).is_file()
 
 
+def _v1_dialect(meta: Mapping[str, Any]) -> str:
+    from splatkit.io import sog_v1
+
+    return sog_v1.v1_dialect(meta)
+
+
 def info(path: str | Path) -> dict[str, Any]:
     """Facts about a ``.sog`` file or SOG folder for ``splatkit info`` (no image decoding).
 
@@ -699,8 +705,9 @@ def info(path: str | Path) -> dict[str, Any]:
         ``format``, ``version``, ``count``, ``sh_degree``, ``palette_size``, ``bytes`` (total),
         ``bytes_per_splat``, ``members`` (name -> bytes), ``generator``, plus ``offset``,
         ``georeference`` and ``padding`` (transparent splats included in ``count``) when the file
-        was written by splatkit. Legacy v1 files report version 1; their SH degree and palette
-        size need the centroid image and read as None.
+        was written by splatkit. Legacy v1 files report version 1 and their ``dialect``
+        (:func:`splatkit.io.sog_v1.v1_dialect`; None for v2); their SH degree and palette size
+        need the centroid image and read as None.
     """
     path = Path(path)
     meta, members, _ = _load_members(path)
@@ -713,6 +720,7 @@ def info(path: str | Path) -> dict[str, Any]:
     return {
         "format": SOG_FORMAT,
         "version": version,
+        "dialect": _v1_dialect(meta) if version != SOG_VERSION else None,
         "bundled": bundled,
         "count": count,
         "sh_degree": (int(meta["shN"]["bands"]) if version == SOG_VERSION else None) if "shN" in meta else 0,

@@ -21,9 +21,24 @@ Differences from v2 (``playcanvas/sogs`` ``sogs_compression.py``; splat-transfor
                (192, 512, 960 -> 1, 2, 3), the palette size from its height (64 per row).
 =============  ==========================================================================
 
+Two dialects have no ``version``; :func:`v1_dialect` tells them apart:
+
+* ``"sogs"``: the final layout above (``playcanvas/sogs`` after its "package quats" change,
+  splat-transform <= 0.6; what the PlayCanvas engine and splat-transform 3.x read).
+* ``"sogs-1.0"``: the first SOGS release (``pip install sogs==1.0.0``, Vincent Woo's
+  ``SOGS``, a fork of gsplat's ``PngCompression``), recognised by its ``opacities`` entry.
+  Opacity has an image of its own (grey, the logit lerped between ``opacities.mins``/``maxs``),
+  ``quats`` holds ``(w, x, y)`` of the unit quaternion flipped to ``z >= 0`` as per-channel
+  linear 8-bit lerps (``z = sqrt(1 - w^2 - x^2 - y^2)``), ``sh0`` is RGB only, and the SH labels
+  are two grey images (``shN_labels_l``, ``shN_labels_u``: low and high byte). Current PlayCanvas
+  tools do not read this layout; splatkit does.
+
 Per-attribute decode error of a v1 file (rounding writers, as SOGS): position as v2;
 log-scale, ``f_dc`` and logit opacity within half a step ``(maxs - mins) / 510`` of the
 channel; ``f_rest`` within half a step of the scalar range plus the palette (k-means) error.
+In ``"sogs-1.0"`` files each of ``w, x, y`` is within half a step ``(maxs - mins) / 510`` of
+its channel; ``z`` is recomputed from them, so the rotation error grows as ``z`` nears 0 (about
+1 degree for channel ranges of 2 away from that edge).
 """
 
 from __future__ import annotations
@@ -39,8 +54,8 @@ import numpy as np
 from splatkit.contracts import CompressedBundle, GaussianCloud
 from splatkit.errors import InputError
 
-__all__ = ["SOG_V1_VERSION", "V1_BANDS_FOR_CENTROID_WIDTH", "is_v1_meta", "validate_meta_v1", "member_names_v1",
-           "decode_sog_v1"]
+__all__ = ["SOG_V1_VERSION", "V1_BANDS_FOR_CENTROID_WIDTH", "V1_DIALECTS", "is_v1_meta", "v1_dialect",
+           "validate_meta_v1", "member_names_v1", "decode_sog_v1"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +63,19 @@ logger = logging.getLogger(__name__)
 SOG_V1_VERSION = 1
 #: Centroid texture width -> SH bands (64 entries per row x 3 / 8 / 15 texels per entry).
 V1_BANDS_FOR_CENTROID_WIDTH = {192: 1, 512: 2, 960: 3}
+#: The two legacy layouts (see the module docstring).
+V1_DIALECTS = ("sogs", "sogs-1.0")
 _META = "meta.json"
 
 
 def is_v1_meta(meta: Any) -> bool:
     """True for a JSON object without a ``version`` key (the v1 dispatch rule)."""
     return isinstance(meta, Mapping) and "version" not in meta
+
+
+def v1_dialect(meta: Mapping[str, Any]) -> str:
+    """``"sogs-1.0"`` for the first SOGS release's layout (an ``opacities`` entry), else ``"sogs"``."""
+    return "sogs-1.0" if "opacities" in meta else "sogs"
 
 
 def _error(source: str | Path, message: str) -> InputError:
@@ -119,19 +141,28 @@ def validate_meta_v1(meta: Any, *, source: str | Path = _META) -> dict[str, Any]
     _numbers(meta, "scales.maxs", 3, source)
     _files(meta, "scales.files", 1, source)
     _files(meta, "quats.files", 1, source)
-    _numbers(meta, "sh0.mins", 4, source)
-    _numbers(meta, "sh0.maxs", 4, source)
+    early = v1_dialect(meta) == "sogs-1.0"
+    if early:
+        _numbers(meta, "quats.mins", 3, source)
+        _numbers(meta, "quats.maxs", 3, source)
+        _scalar(meta, "opacities.mins", source)
+        _scalar(meta, "opacities.maxs", source)
+        _files(meta, "opacities.files", 1, source)
+    _numbers(meta, "sh0.mins", 3 if early else 4, source)
+    _numbers(meta, "sh0.maxs", 3 if early else 4, source)
     _files(meta, "sh0.files", 1, source)
     if "shN" in meta:
         _scalar(meta, "shN.mins", source)
         _scalar(meta, "shN.maxs", source)
-        _files(meta, "shN.files", 2, source)
+        _files(meta, "shN.files", 3 if early else 2, source)
     return dict(meta)
 
 
 def member_names_v1(meta: Mapping[str, Any]) -> list[str]:
     """Every image file a validated v1 ``meta`` refers to."""
     names = [*meta["means"]["files"], *meta["quats"]["files"], *meta["scales"]["files"], *meta["sh0"]["files"]]
+    if "opacities" in meta:
+        names += meta["opacities"]["files"]
     if "shN" in meta:
         names += meta["shN"]["files"]
     return names
@@ -162,11 +193,16 @@ def decode_sog_v1(bundle: CompressedBundle, *, source: str | Path = "<SOG v1 bun
             raise InputError(f"SOG member {name!r} named in {_META} is missing", path=source)
         return decode_webp(bundle.members[name], member=name, source=source)
 
+    early = v1_dialect(meta) == "sogs-1.0"
     names = {"means_l": meta["means"]["files"][0], "means_u": meta["means"]["files"][1],
              "quats": meta["quats"]["files"][0], "scales": meta["scales"]["files"][0],
              "sh0": meta["sh0"]["files"][0]}
+    if early:
+        names["opacities"] = meta["opacities"]["files"][0]
     if "shN" in meta:
         names["shN_labels"] = meta["shN"]["files"][1]
+        if early:
+            names["shN_labels_u"] = meta["shN"]["files"][2]
     textures = {key: texture(name) for key, name in names.items()}
     h0, w0 = textures["means_l"].shape[:2]
     for key, name in names.items():
@@ -180,20 +216,37 @@ def decode_sog_v1(bundle: CompressedBundle, *, source: str | Path = "<SOG v1 bun
     pix = {key: tex.reshape(-1, 4)[:count] for key, tex in textures.items()}
 
     means = unpack_means(pix["means_l"], pix["means_u"], meta["means"]["mins"], meta["means"]["maxs"])
-    quats = unpack_quats(pix["quats"])
     log_scales = _lerp(pix["scales"][:, :3], meta["scales"]["mins"], meta["scales"]["maxs"])
-    sh0_opacity = _lerp(pix["sh0"], meta["sh0"]["mins"], meta["sh0"]["maxs"])
+    sh0 = _lerp(pix["sh0"][:, :3], meta["sh0"]["mins"][:3], meta["sh0"]["maxs"][:3])
+    if early:
+        quats = _unpack_quats_wxy(_lerp(pix["quats"][:, :3], meta["quats"]["mins"], meta["quats"]["maxs"]))
+        opacity = _lerp(pix["opacities"][:, 0], _scalar(meta, "opacities.mins", source),
+                        _scalar(meta, "opacities.maxs", source))
+    else:
+        quats = unpack_quats(pix["quats"])
+        opacity = _lerp(pix["sh0"][:, 3], meta["sh0"]["mins"][3], meta["sh0"]["maxs"][3])
     shN = np.zeros((count, 0, 3), np.float32)
     if "shN" in meta:
-        shN = _decode_shn_v1(texture(meta["shN"]["files"][0]), pix["shN_labels"], meta, source)
+        labels = pix["shN_labels"][:, 0].astype(np.int64)
+        # "sogs" packs the 16-bit label into R (low) and G (high); "sogs-1.0" uses two grey images.
+        high = pix["shN_labels_u"][:, 0] if early else pix["shN_labels"][:, 1]
+        labels |= high.astype(np.int64) << 8
+        shN = _decode_shn_v1(texture(meta["shN"]["files"][0]), labels, meta, source)
     return GaussianCloud(means=means.astype(np.float32), log_scales=log_scales.astype(np.float32),
-                         quats=quats.astype(np.float32), opacity_logits=sh0_opacity[:, 3].astype(np.float32),
-                         sh0=sh0_opacity[:, :3].astype(np.float32), shN=shN)
+                         quats=quats.astype(np.float32), opacity_logits=opacity.astype(np.float32),
+                         sh0=sh0.astype(np.float32), shN=shN)
 
 
-def _decode_shn_v1(centroids: np.ndarray, labels_pix: np.ndarray, meta: Mapping[str, Any],
+def _unpack_quats_wxy(wxy: np.ndarray) -> np.ndarray:
+    """``[N, 3]`` ``(w, x, y)`` of unit quaternions with ``z >= 0`` -> ``[N, 4]`` ``(w, x, y, z)``, unit."""
+    z = np.sqrt(np.clip(1.0 - np.sum(wxy * wxy, axis=1), 0.0, None))
+    q = np.concatenate([wxy, z[:, None]], axis=1)
+    return q / np.linalg.norm(q, axis=1, keepdims=True)
+
+
+def _decode_shn_v1(centroids: np.ndarray, labels: np.ndarray, meta: Mapping[str, Any],
                    source: str | Path) -> np.ndarray:
-    cen_name, lab_name = meta["shN"]["files"]
+    cen_name, lab_name = meta["shN"]["files"][:2]
     rows, width = centroids.shape[:2]
     bands = V1_BANDS_FOR_CENTROID_WIDTH.get(width)
     if bands is None:
@@ -201,7 +254,6 @@ def _decode_shn_v1(centroids: np.ndarray, labels_pix: np.ndarray, meta: Mapping[
                          "wide (1, 2 or 3 bands)", path=source)
     coeffs = (0, 3, 8, 15)[bands]
     entries = rows * 64
-    labels = labels_pix[:, 0].astype(np.int64) | (labels_pix[:, 1].astype(np.int64) << 8)
     if labels.size and int(labels.max()) >= entries:
         raise InputError(f"SOG member {lab_name!r} refers to palette entry {int(labels.max())}, but {cen_name!r} "
                          f"holds only {entries}", path=source)
