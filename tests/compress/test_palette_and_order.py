@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from splatkit.compress.ordering import morton_codes, morton_order, order_splats
-from splatkit.compress.palette import _allocate, fit_sh_palette, kmeans_flat_numpy, palette_size
+from splatkit.compress.palette import (_allocate, fit_sh_palette, kmeans_flat_numpy, order_palette_by_position,
+                                      palette_size)
 from splatkit.errors import ContractError
 
 
@@ -81,6 +82,33 @@ def _interleave_naive(ix: int, iy: int, iz: int) -> int:
     for b in range(21):
         code |= ((ix >> b) & 1) << (3 * b) | ((iy >> b) & 1) << (3 * b + 1) | ((iz >> b) & 1) << (3 * b + 2)
     return code
+
+
+@given(st.integers(1, 40), st.integers(1, 300), st.integers(0, 2**32 - 1))
+def test_palette_renumbering_keeps_every_decoded_value(entries: int, n: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    centroids = rng.normal(size=(entries, 9)).astype(np.float32)
+    labels = rng.integers(0, entries, n)
+    new_centroids, new_labels = order_palette_by_position(centroids, labels)
+    np.testing.assert_array_equal(new_centroids[new_labels], centroids[labels])
+    assert sorted(map(tuple, new_centroids)) == sorted(map(tuple, centroids))      # a permutation
+    used = np.unique(new_labels)
+    np.testing.assert_array_equal(used, np.arange(used.size))                     # unused entries last
+    # entries numbered by the mean position of their splats
+    mean_pos = [np.flatnonzero(new_labels == e).mean() for e in used]
+    assert all(a <= b for a, b in zip(mean_pos, mean_pos[1:]))
+
+
+def test_palette_renumbering_makes_labels_follow_the_file() -> None:
+    # splats in file order drift through SH space; k-means numbers entries arbitrarily
+    n = 4000
+    t = np.linspace(0, 1, n)
+    rest = np.stack([np.sin(6 * t + j) for j in range(9)], axis=1).astype(np.float32)
+    rest += np.random.default_rng(0).normal(scale=0.02, size=rest.shape).astype(np.float32)
+    centroids, labels = fit_sh_palette(rest, 256, seed=0, device="cpu")
+    _, new_labels = order_palette_by_position(centroids, labels)
+    jumps = lambda lab: np.abs(np.diff(lab)).mean()  # noqa: E731
+    assert jumps(new_labels) < 0.2 * jumps(labels)
 
 
 def test_morton_codes_interleave_bits() -> None:

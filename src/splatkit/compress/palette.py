@@ -30,7 +30,7 @@ import numpy as np
 
 from splatkit.errors import ContractError
 
-__all__ = ["MAX_PALETTE_SIZE", "palette_size", "fit_sh_palette", "kmeans_flat_numpy"]
+__all__ = ["MAX_PALETTE_SIZE", "palette_size", "fit_sh_palette", "kmeans_flat_numpy", "order_palette_by_position"]
 
 logger = logging.getLogger(__name__)
 
@@ -255,3 +255,36 @@ def fit_sh_palette(x: np.ndarray, k: int, *, iterations: int = 10, seed: int = 0
         return _kmeans_torch(x, k, iterations, rng, cuda)
     logger.debug("SH palette: two-level k-means on CPU, N=%d K=%d D=%d", n, k, x.shape[1])
     return _kmeans_two_level(x, k, iterations, rng)
+
+
+def order_palette_by_position(centroids: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Renumber palette entries by where their splats sit in the file (a lossless relabelling).
+
+    k-means numbers its entries arbitrarily, so the 16-bit label image is noise to lossless WebP
+    even when neighbouring pixels hold similar splats. Numbering each entry by the mean file
+    position (pixel index) of the splats that use it makes neighbouring pixels carry nearby
+    labels: on a trained llff-fern cloud (80K splats, SH degree 1, Morton order) the label image
+    shrinks by 39 % and the whole file by 3.6 % (docs/compression.md). The decoded values do not
+    change: ``new_centroids[new_labels] == centroids[labels]``.
+
+    Parameters
+    ----------
+    centroids : [P, D]
+    labels : int [N]
+        Entry of each splat, in file order.
+
+    Returns
+    -------
+    centroids : [P, D]
+        The same rows, renumbered; entries no splat uses go last.
+    labels : int64 [N]
+    """
+    labels = np.asarray(labels, np.int64)
+    entries = centroids.shape[0]
+    counts = np.bincount(labels, minlength=entries)
+    position_sum = np.bincount(labels, weights=np.arange(labels.shape[0], dtype=np.float64), minlength=entries)
+    key = np.where(counts > 0, position_sum / np.maximum(counts, 1), np.inf)
+    order = np.argsort(key, kind="stable")
+    renumber = np.empty(entries, np.int64)
+    renumber[order] = np.arange(entries)
+    return centroids[order], renumber[labels]

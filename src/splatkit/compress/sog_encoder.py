@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from splatkit.compress.ordering import ORDERINGS, PixelOrder, order_splats
-from splatkit.compress.palette import MAX_PALETTE_SIZE, fit_sh_palette, palette_size
+from splatkit.compress.palette import MAX_PALETTE_SIZE, fit_sh_palette, order_palette_by_position, palette_size
 from splatkit.compress.plas import PlasSchedule
 from splatkit.compress.quantize import quantize_1d
 from splatkit.contracts import SH_COEFFS_FOR_DEGREE, CompressedBundle, GaussianCloud
@@ -241,6 +241,7 @@ def encode_sog(cloud: GaussianCloud, options: SogEncodeOptions = SogEncodeOption
         k = options.palette_size or palette_size(n)
         centroids, labels = fit_sh_palette(rest, k, iterations=options.iterations, seed=options.seed,
                                            device=options.device)
+        centroids, labels = order_palette_by_position(centroids, labels)
         entries = centroids.shape[0]
         code = quantize_1d(centroids)                                    # pooled, row-major [P, 3K]
         idx = code.labels.reshape(entries, 3, coeffs).transpose(0, 2, 1)  # [P, K, 3] RGB per texel

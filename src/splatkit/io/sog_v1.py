@@ -30,8 +30,8 @@ Two dialects have no ``version``; :func:`v1_dialect` tells them apart:
   Opacity has an image of its own (grey, the logit lerped between ``opacities.mins``/``maxs``),
   ``quats`` holds ``(w, x, y)`` of the unit quaternion flipped to ``z >= 0`` as per-channel
   linear 8-bit lerps (``z = sqrt(1 - w^2 - x^2 - y^2)``), ``sh0`` is RGB only, and the SH labels
-  are two grey images (``shN_labels_l``, ``shN_labels_u``: low and high byte). Current PlayCanvas
-  tools do not read this layout; splatkit does.
+  are two grey images (``shN_labels_l``, ``shN_labels_u``: low and high byte). splat-transform
+  3.7.0 misreads this layout (NaN opacities, no error); splatkit reads it.
 
 Per-attribute decode error of a v1 file (rounding writers, as SOGS): position as v2;
 log-scale, ``f_dc`` and logit opacity within half a step ``(maxs - mins) / 510`` of the
