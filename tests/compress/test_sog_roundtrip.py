@@ -113,6 +113,27 @@ def test_sh_degree_cap_and_palette_error() -> None:
     assert "shN" not in enc0.bundle.meta and sog.decode_sog(enc0.bundle).sh_degree == 0
 
 
+def test_palette_numbering_keeps_the_smaller_shn_pair(monkeypatch: pytest.MonkeyPatch) -> None:
+    # SH varies by spatial patch, so in Morton order nearby pixels use nearby palette entries
+    cloud = synthetic_cloud(3000, 1, seed=4)
+    enc = encode_sog(cloud, SogEncodeOptions(device="cpu"))
+    shn = ("shN_centroids.webp", "shN_labels.webp")
+    assert enc.bundle.meta["splatkit"]["palette_numbering"] == "file-position"
+    from splatkit.compress import sog_encoder
+
+    monkeypatch.setattr(sog_encoder, "order_palette_by_position", lambda idx, labels: (idx, labels))
+    plain = encode_sog(cloud, SogEncodeOptions(device="cpu"))
+    assert plain.bundle.meta["splatkit"]["palette_numbering"] == "k-means"
+    size = lambda e, names: sum(len(e.bundle.members[n]) for n in names)  # noqa: E731
+    assert size(enc, shn[1:]) < size(plain, shn[1:])          # the label image shrinks
+    assert size(enc, shn) <= size(plain, shn)                   # and the pair kept is the smaller
+    # same decoded values either way
+    a, b = sog.decode_sog(enc.bundle), sog.decode_sog(plain.bundle)
+    np.testing.assert_array_equal(a.shN, b.shN)
+    assert size(enc, [n for n in enc.bundle.members if n not in shn]) == size(
+        plain, [n for n in plain.bundle.members if n not in shn])
+
+
 def test_recentring_keeps_offset_and_georeference() -> None:
     geo = Georeference(lat=52.52, lon=13.40, alt=34.0)
     cloud = synthetic_cloud(500, 0, centre=(4000.0, -2500.0, 120.0), georeference=geo)

@@ -241,27 +241,31 @@ def encode_sog(cloud: GaussianCloud, options: SogEncodeOptions = SogEncodeOption
         k = options.palette_size or palette_size(n)
         centroids, labels = fit_sh_palette(rest, k, iterations=options.iterations, seed=options.seed,
                                            device=options.device)
-        centroids, labels = order_palette_by_position(centroids, labels)
         entries = centroids.shape[0]
         code = quantize_1d(centroids)                                    # pooled, row-major [P, 3K]
         idx = code.labels.reshape(entries, 3, coeffs).transpose(0, 2, 1)  # [P, K, 3] RGB per texel
-        rows_p = math.ceil(entries / sog.PALETTE_ENTRIES_PER_ROW)
-        atlas = np.zeros((rows_p * sog.PALETTE_ENTRIES_PER_ROW, coeffs, 4), np.uint8)
-        atlas[:entries, :, :3] = idx
-        atlas[:entries, :, 3] = 255
-        images["shN_centroids.webp"] = atlas.reshape(rows_p, sog.PALETTE_ENTRIES_PER_ROW * coeffs, 4)
-        lab = np.zeros((n, 4), np.uint8)
-        lab[:, 0] = labels & 0xFF
-        lab[:, 1] = labels >> 8
-        lab[:, 3] = 255
-        images["shN_labels.webp"] = texture(lab)
+        # Two numberings of the same palette: k-means' own (similar entries together: a smaller
+        # atlas) and by file position (nearby labels for nearby pixels: a smaller label image).
+        # Both images are encoded for each and the smaller pair is kept.
+        renumbered_idx, renumbered_labels = order_palette_by_position(idx, labels)
+        shn_candidates = {"k-means": _shn_images(idx, labels, texture),
+                          "file-position": _shn_images(renumbered_idx, renumbered_labels, texture)}
         meta_shn = {"count": int(entries), "bands": int(bands), "codebook": _floats(code.values),
                     "files": ["shN_centroids.webp", "shN_labels.webp"]}
 
     steps.start("webp")
+    jobs = dict(images)
+    if meta_shn is not None:
+        for numbering, pair in shn_candidates.items():
+            jobs.update({(numbering, name): array for name, array in pair.items()})
     with ThreadPoolExecutor(max_workers=2) as pool:
-        encoded = dict(zip(images, pool.map(lambda a: sog.encode_webp(a, effort=options.webp_effort),
-                                            images.values())))
+        done = dict(zip(jobs, pool.map(lambda a: sog.encode_webp(a, effort=options.webp_effort), jobs.values())))
+    encoded = {name: data for name, data in done.items() if isinstance(name, str)}
+    palette_numbering = None
+    if meta_shn is not None:
+        palette_numbering = min(shn_candidates, key=lambda numbering: sum(
+            len(done[(numbering, name)]) for name in shn_candidates[numbering]))
+        encoded.update({name: done[(palette_numbering, name)] for name in shn_candidates[palette_numbering]})
     from splatkit import __version__ as splatkit_version
 
     meta: dict[str, Any] = {
@@ -282,6 +286,7 @@ def encode_sog(cloud: GaussianCloud, options: SogEncodeOptions = SogEncodeOption
         "dropped_invalid": dropped,
         "order": options.order,
         "padding": pixel_order.padding_count,
+        "palette_numbering": palette_numbering,
     }
     bundle = CompressedBundle(format=sog.SOG_FORMAT, version=sog.SOG_VERSION, meta=meta, members=encoded,
                               source_count=source_count)
@@ -289,6 +294,22 @@ def encode_sog(cloud: GaussianCloud, options: SogEncodeOptions = SogEncodeOption
     return SogEncoding(bundle=bundle, source_index=kept[order], encoded=ordered, dropped_invalid=dropped,
                        padding=pixel_order.padding_count, order_stats=dict(pixel_order.stats),
                        timings=steps.timings)
+
+
+def _shn_images(idx: np.ndarray, labels: np.ndarray,
+                texture: Callable[[np.ndarray], np.ndarray]) -> dict[str, np.ndarray]:
+    """The SH palette atlas and label image for codebook indices ``idx [P, K, 3]`` and ``labels [N]``."""
+    entries, coeffs = idx.shape[:2]
+    rows_p = math.ceil(entries / sog.PALETTE_ENTRIES_PER_ROW)
+    atlas = np.zeros((rows_p * sog.PALETTE_ENTRIES_PER_ROW, coeffs, 4), np.uint8)
+    atlas[:entries, :, :3] = idx
+    atlas[:entries, :, 3] = 255
+    lab = np.zeros((labels.shape[0], 4), np.uint8)
+    lab[:, 0] = labels & 0xFF
+    lab[:, 1] = labels >> 8
+    lab[:, 3] = 255
+    return {"shN_centroids.webp": atlas.reshape(rows_p, sog.PALETTE_ENTRIES_PER_ROW * coeffs, 4),
+            "shN_labels.webp": texture(lab)}
 
 
 def _real_rows(pixel_order: PixelOrder) -> tuple[np.ndarray, np.ndarray]:
