@@ -128,6 +128,36 @@ def test_missing_member_is_named(bundle: CompressedBundle, tmp_path: Path) -> No
         sog.read_sog(_rezip(bundle, tmp_path / "bad.sog", drop="quats.webp"))
 
 
+def test_zip_bomb_member_is_refused_before_decompressing(bundle: CompressedBundle, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # 64 MiB of zeros deflate to about 64 KB; the declared size is refused before reading
+    path = tmp_path / "bomb.sog"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in bundle.members.items():
+            zf.writestr(name, bytes(64 << 20) if name == "quats.webp" else data)
+        zf.writestr("meta.json", json.dumps(dict(bundle.meta)))
+    assert path.stat().st_size < 1 << 20
+    monkeypatch.setattr(sog, "MAX_MEMBER_BYTES", 32 << 20)
+    with pytest.raises(InputError, match="'quats.webp' holds 67108864 bytes .*ZIP bomb"):
+        sog.read_sog(path)
+
+
+def test_member_and_total_limits_apply_to_folders_and_meta(bundle: CompressedBundle, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = sog.write_sog(bundle, tmp_path / "scene", bundled=False)
+    zipped = sog.write_sog(bundle, tmp_path / "a.sog")
+    sizes = {name: len(data) for name, data in bundle.members.items()}
+    monkeypatch.setattr(sog, "MAX_TOTAL_BYTES", sum(sizes.values()) - 1)
+    with pytest.raises(InputError, match="add up to more than"):
+        sog.read_sog(zipped)
+    with pytest.raises(InputError, match="add up to more than"):
+        sog.read_sog(folder)
+    monkeypatch.setattr(sog, "MAX_TOTAL_BYTES", 1 << 40)
+    monkeypatch.setattr(sog, "MAX_META_BYTES", 10)
+    with pytest.raises(InputError, match="'meta.json' holds"):
+        sog.read_sog(zipped)
+
+
 def _webp(shape: tuple[int, int]) -> bytes:
     return sog.encode_webp(np.full((*shape, 4), 255, np.uint8), effort=0)
 

@@ -71,6 +71,9 @@ __all__ = [
     "SOG_VERSION",
     "META_NAME",
     "MAX_TEXTURE_SIZE",
+    "MAX_META_BYTES",
+    "MAX_MEMBER_BYTES",
+    "MAX_TOTAL_BYTES",
     "QUAT_MAX_ANGLE_RAD",
     "SH_REST_COEFFS",
     "PALETTE_ENTRIES_PER_ROW",
@@ -104,6 +107,13 @@ SOG_VERSION = 2
 META_NAME = "meta.json"
 #: WebP's largest image side; SOG v2 refuses clouds whose texture would exceed it.
 MAX_TEXTURE_SIZE = 16383
+#: Most bytes ``meta.json`` may hold (a v2 meta is a few KB: two 256-entry codebooks and bounds).
+MAX_META_BYTES = 16 << 20
+#: Most bytes one image member may hold, bundled (decompressed) or in a folder: a
+#: 16383 x 16383 RGBA texture uncompressed, far above any lossless WebP of it.
+MAX_MEMBER_BYTES = 1 << 30
+#: Most bytes all members of one SOG may hold together.
+MAX_TOTAL_BYTES = 4 << 30
 #: Largest rotation error of the smallest-three packing with rounding (see module docstring).
 QUAT_MAX_ANGLE_RAD = math.radians(1.2)
 #: Higher-order SH coefficients per colour channel for SH bands 0..3.
@@ -323,6 +333,8 @@ def decode_webp(data: bytes, *, member: str, source: str | Path) -> np.ndarray:
             return np.asarray(image.convert("RGBA"), np.uint8)
     except InputError:
         raise
+    except Image.DecompressionBombError as e:
+        raise InputError(f"SOG member {member!r} is too large to decode safely ({e})", path=source) from e
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise InputError(f"SOG member {member!r} is not a decodable WebP image ({e}); the file is corrupt or "
                          "truncated, re-export it", path=source) from e
@@ -601,12 +613,15 @@ def _load_members(path: Path) -> tuple[dict[str, Any], dict[str, bytes], str]:
         if not meta_path.is_file():
             raise InputError(f"no {META_NAME} in this folder; a SOG folder holds meta.json and its .webp files",
                              path=folder)
+        _check_member_size(META_NAME, meta_path.stat().st_size, 0, folder)
         meta = _validate_any(_parse_json(meta_path.read_bytes(), meta_path), source=meta_path)
         members: dict[str, bytes] = {}
+        total = 0
         for name in _member_names_any(meta):
             member = folder / name
             if "/" in name or "\\" in name or not member.is_file():
                 raise InputError(f"SOG member {name!r} named in {META_NAME} is missing", path=folder)
+            total = _check_member_size(name, member.stat().st_size, total, folder)
             members[name] = member.read_bytes()
         return meta, members, str(folder)
     if not path.is_file():
@@ -616,11 +631,16 @@ def _load_members(path: Path) -> tuple[dict[str, Any], dict[str, bytes], str]:
             names = set(zf.namelist())
             if META_NAME not in names:
                 raise InputError(f"the ZIP has no {META_NAME} at its root; not a bundled SOG", path=path)
+            # zipfile stops at each member's declared size and checks its CRC, so bounding the
+            # declared sizes bounds what decompression can allocate (no ZIP bombs).
+            _check_member_size(META_NAME, zf.getinfo(META_NAME).file_size, 0, path)
             meta = _validate_any(_parse_json(zf.read(META_NAME), path), source=path)
             members = {}
+            total = 0
             for name in _member_names_any(meta):
                 if name not in names:
                     raise InputError(f"SOG member {name!r} named in {META_NAME} is missing from the ZIP", path=path)
+                total = _check_member_size(name, zf.getinfo(name).file_size, total, path)
                 members[name] = zf.read(name)
             return meta, members, str(path)
     except zipfile.BadZipFile as e:
@@ -629,6 +649,19 @@ def _load_members(path: Path) -> tuple[dict[str, Any], dict[str, bytes], str]:
         if isinstance(e, InputError):
             raise
         raise InputError(f"cannot read the .sog ZIP ({e}); the file is damaged", path=path) from e
+
+
+def _check_member_size(name: str, size: int, total: int, source: str | Path) -> int:
+    """Refuse a member larger than the limits before reading it; returns the new running total."""
+    limit = MAX_META_BYTES if name == META_NAME else MAX_MEMBER_BYTES
+    if size > limit:
+        raise InputError(f"SOG member {name!r} holds {size} bytes (limit {limit}); this is not a SOG file, or a "
+                         "ZIP bomb", path=source)
+    total += size
+    if total > MAX_TOTAL_BYTES:
+        raise InputError(f"SOG members add up to more than {MAX_TOTAL_BYTES} bytes (at {name!r}); this is not a "
+                         "SOG file, or a ZIP bomb", path=source)
+    return total
 
 
 def _validate_any(meta: Any, *, source: str | Path) -> dict[str, Any]:
