@@ -1,14 +1,24 @@
 """Rasterizer benchmark: forward+backward time vs Gaussian count and resolution, per backend.
 
-The scene is "trained-like": the SfM points of ``llff-fern/colmap_504x378/sparse/0`` replicated
-and jittered to the requested count, with kNN-based scales, random rotations, opacities spread over
-(0.05, 0.95) and SH degree 3, seen from the model's first camera (intrinsics rescaled to the
-requested resolution). Without the dataset a random cloud in front of an identity camera is used.
+The scene is a **trained model** when ``--ply`` names one: its Gaussians (in world units, as
+``train/cpu`` or ``train/gsplat`` export them), grown to the requested count by copying random
+Gaussians and jittering each copy by its own scale, or subsampled, seen from a training camera of
+the COLMAP model (``--view``; default: the first image that is not held out, i.e. not every 8th
+by name). ``benchmarks/train.py --workdir W`` leaves such a model in ``W/point_cloud.ply``.
+
+Without ``--ply`` the scene is synthetic and "trained-like": the SfM points of
+``llff-fern/colmap_504x378/sparse/0`` replicated and jittered to the requested count, with
+kNN-based scales, random rotations, opacities spread over (0.05, 0.95) and SH degree 3, seen from
+the model's first camera. Without the dataset a random cloud in front of an identity camera is
+used. The synthetic scene is cheaper per tile intersection than a trained one (docs/benchmarks.md).
+
+Intrinsics are rescaled to the requested resolution.
 
 Usage::
 
-    python benchmarks/raster.py [--counts 10000 100000 1000000] [--sizes 512x384 1024x768]
-                                [--backends cpu gsplat] [--repeats 10] [--json out.json]
+    python benchmarks/raster.py [--ply W/point_cloud.ply] [--counts 10000 100000 1000000]
+                                [--sizes 512x384 1024x768] [--backends cpu gsplat] [--repeats 10]
+                                [--json out.json]
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import platform
 import statistics
 import struct
@@ -111,6 +122,55 @@ def trained_like_scene(n: int, seed: int = 0, sparse: Path = SPARSE) -> dict:
     }
 
 
+def trained_scene(ply: Path, n: int, sparse: Path = SPARSE, view: str | None = None, seed: int = 0) -> dict:
+    """``n`` Gaussians of the trained model ``ply`` (grown or subsampled), seen from a training view."""
+    from splatkit.io.colmap import read_colmap_model
+    from splatkit.io.ply import read_ply
+
+    cloud = read_ply(ply)
+    rng = np.random.default_rng(seed)
+    m = len(cloud)
+    if n <= m:
+        rows = np.sort(rng.choice(m, size=n, replace=False))
+        jitter = np.zeros((n, 3))
+    else:  # grow: copies of random Gaussians, each moved by its own (mean) scale
+        extra = rng.integers(0, m, size=n - m)
+        rows = np.concatenate([np.arange(m), extra])
+        sigma = np.exp(cloud.log_scales[extra].astype(np.float64)).mean(axis=1, keepdims=True)
+        jitter = np.concatenate([np.zeros((m, 3)), rng.normal(size=(n - m, 3)) * sigma])
+    means = cloud.means[rows].astype(np.float64) + jitter
+    k = cloud.shN.shape[1]
+    sh = np.zeros((n, 16, 3), np.float32)
+    sh[:, 0] = cloud.sh0[rows]
+    sh[:, 1:1 + k] = cloud.shN[rows]
+    rec = read_colmap_model(sparse)
+    names = list(rec.frames.names)
+    if view is None:
+        held_out = set(sorted(names)[::8])
+        view = next(name for name in sorted(names) if name not in held_out)
+    i = names.index(view)
+    cam = rec.cameras[rec.frames.camera_index[i]]
+    viewmat = np.eye(4)
+    viewmat[:3, :3], viewmat[:3, 3] = rec.frames.rotation[i], rec.frames.translation[i]
+    if cam.model in ("SIMPLE_PINHOLE", "SIMPLE_RADIAL", "RADIAL"):
+        fx = fy = cam.params[0]
+        cx, cy = cam.params[1], cam.params[2]
+    else:
+        fx, fy, cx, cy = cam.params[:4]
+    return {
+        "means": means.astype(np.float32),
+        "quats": cloud.quats[rows].astype(np.float32),
+        "scales": np.exp(cloud.log_scales[rows]).astype(np.float32),
+        "opacities": (1.0 / (1.0 + np.exp(-cloud.opacity_logits[rows].astype(np.float64)))).astype(np.float32),
+        "sh": sh,
+        "viewmat": viewmat.astype(np.float32),
+        "K": np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]], np.float32),
+        "base_size": (int(cam.width), int(cam.height)),
+        "source": f"trained model {ply.name} ({m} Gaussians, {'grown' if n > m else 'subsampled'} to {n}), "
+                  f"view {view}",
+    }
+
+
 def time_backend(scene: dict, backend: str, width: int, height: int, repeats: int) -> dict:
     """Median forward and forward+backward seconds of ``rasterize`` on one camera."""
     import torch
@@ -167,6 +227,16 @@ def time_backend(scene: dict, backend: str, width: int, height: int, repeats: in
     }
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment() -> dict:
     import torch
 
@@ -174,7 +244,8 @@ def environment() -> dict:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
     }
@@ -203,7 +274,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--sparse", type=Path, default=SPARSE,
-                        help="binary COLMAP model whose points seed the scene")
+                        help="COLMAP model: its points seed the synthetic scene; its cameras view --ply")
+    parser.add_argument("--ply", type=Path, default=None,
+                        help="a trained model (3DGS PLY in the --sparse model's world frame) to render")
+    parser.add_argument("--view", default=None, help="image name of the camera (with --ply)")
     args = parser.parse_args(argv)
 
     import torch
@@ -222,7 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     rows = []
     for n in args.counts:
-        scene = trained_like_scene(n, sparse=args.sparse)
+        scene = (trained_scene(args.ply, n, sparse=args.sparse, view=args.view) if args.ply is not None
+                 else trained_like_scene(n, sparse=args.sparse))
+        print(f"# scene: {scene['source']}", flush=True)
         for size in args.sizes:
             width, height = (int(v) for v in size.split("x"))
             for backend in backends:

@@ -175,6 +175,18 @@ def test_compress_sog_and_decompress_round_trip(photos, tmp_path, cli_manager, c
     assert abs(decoded.means.mean(axis=0) - original.means.mean(axis=0)).max() < 0.05
 
 
+@pytest.mark.parametrize("flags, message", [(["--order", "bogus"], "order must be one of"),
+                                            (["--palette-size", "0"], "palette_size must be in")])
+def test_compress_bad_option_fails_before_any_output(flags, message, tmp_path, capsys) -> None:
+    from splatkit.io.ply import write_ply
+    from tests.compress.synthetic import synthetic_cloud
+
+    ply = write_ply(synthetic_cloud(200, 1), tmp_path / "in.ply")
+    assert main(["compress", str(ply), str(tmp_path / "out"), "--backend", "sog", *flags]) == 2
+    assert message in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.ply"]          # no OUT, no OUT.partial
+
+
 def test_decompress_missing_file_is_one_line(tmp_path) -> None:
     assert_one_line_error(run_cli("decompress", str(tmp_path / "x.sog"), str(tmp_path / "x.ply")), "x.sog")
 

@@ -4,7 +4,10 @@ The SOG format does not care about the order; lossless WebP does: neighbouring p
 similar splats predict each other and compress better. ``morton`` (Z-order over the positions)
 is what splat-transform writes and is cheap. ``plas`` (a 2-D self-organising sort, Morgenstern
 et al., ECCV 2024; :mod:`.plas`) fills the whole ``W x H`` texture, padding it with transparent
-copies, and buys smaller WebP files at the cost of a much longer sort.
+copies. With lossless WebP, Morton gives the smaller files: PLAS smooths colours, scales and
+rotations but costs more on positions than it saves (2-13 % larger on a trained llff-fern cloud;
+docs/compression.md), and its sort takes longer. ``plas`` is there for SOGS-style layouts and
+clouds that training made smooth.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ Here:
   (256x less for a 64K palette). Empty clusters are re-seeded with the point farthest from its
   centroid. Each splat is labelled with the nearest entry of its own cell (not searched across
   cells). Measured on a 100K-splat SH3 cloud with a 64K palette: RMSE within 0.2% of a flat
-  10-iteration k-means (``benchmarks/compress.py --palette-check``); 1M splats SH3 take ~50 s on
-  two cores.
+  10-iteration k-means (``benchmarks/compress.py --palette-check``); for 1M splats SH3 the
+  palette step takes 10-35 s on two cores (``benchmarks/results/compress*--cpu2.json``).
 
 Both use a seeded ``numpy.random.Generator`` for sampling and initialisation.
 """

@@ -406,7 +406,9 @@ def plas_order(features: np.ndarray, width: int, height: int, *, schedule: PlasS
     positions : [N, 3], optional
         Start from the 3-D Morton order laid along a 2-D Z-order curve of the texture (a
         spatially coherent grid) instead of a random shuffle; use with a schedule whose
-        ``max_radius`` skips the coarse radii (:data:`CPU_SCHEDULE` does).
+        ``max_radius`` skips the coarse radii (e.g. ``PlasSchedule(max_radius=8)``), which
+        refines that grid only locally. The encoder does not use this start (measured larger
+        files, docs/compression.md).
 
     Returns
     -------

@@ -11,13 +11,16 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from splatkit.contracts import CompressedBundle, GaussianCloud
 from splatkit.errors import ContractError
 from splatkit.io import sog
 from splatkit.plugins.spec import hookimpl
 from splatkit.stages import ProgressCallback, ProgressUpdate, Stage, StageResult, config_to_dict, no_progress
+
+if TYPE_CHECKING:
+    from splatkit.compress.sog_encoder import SogEncodeOptions
 
 __all__ = ["SogCompressor", "splatkit_register_stages"]
 
@@ -35,8 +38,10 @@ class SogConfig:
     Attributes
     ----------
     order : str
-        ``"morton"`` (default) or ``"plas"`` (2-D self-organising sort: smaller files, slower;
-        pads the texture with transparent splats that only splatkit's decoder drops).
+        ``"morton"`` (default: the smaller files with lossless WebP) or ``"plas"`` (2-D
+        self-organising sort: 2-13 % larger on a trained cloud and slower, see
+        docs/compression.md; pads the texture with transparent splats that only splatkit's
+        decoder drops).
     sh_degree : int or None
         Cap the SH degree (0 drops all higher-order SH: ~2.5x smaller, seconds to encode).
     palette_size : int or None
@@ -74,10 +79,20 @@ class SogConfig:
     quality_views: int = 4
 
     def __post_init__(self) -> None:
+        self.encode_options()           # refuse bad options before any work or output folder
         if self.quality_views < 0:
             raise ContractError(f"compress/sog: quality_views must be >= 0 (0 disables the render PSNR), got "
                                 f"{self.quality_views}", field="SogConfig.quality_views", expected=">= 0",
                                 actual=self.quality_views)
+
+
+    def encode_options(self) -> "SogEncodeOptions":
+        """The encoder options these stage options stand for (validated)."""
+        from splatkit.compress.sog_encoder import SogEncodeOptions
+
+        return SogEncodeOptions(order=self.order, sh_degree=self.sh_degree, palette_size=self.palette_size,
+                                iterations=self.iterations, seed=self.seed, recentre=self.recentre,
+                                webp_effort=self.webp_effort, device=self.device)
 
 
 class SogCompressor(Stage):
@@ -86,7 +101,7 @@ class SogCompressor(Stage):
     kind = "compress"
     name = "sog"
     Config = SogConfig
-    description = "SOG v2 (PlayCanvas/SuperSplat web format): ~15-20x smaller than PLY"
+    description = "SOG v2 (PlayCanvas/SuperSplat web format): 5-15x smaller than a 3DGS PLY"
     install_hint = ""
 
     def run(self, input: Any, config: SogConfig, workdir: Path,
@@ -110,9 +125,7 @@ class SogCompressor(Stage):
             raise ContractError(f"compress/sog expects a GaussianCloud, got {type(input).__name__}",
                                 field="input", expected="GaussianCloud", actual=type(input).__name__)
         qualified = self.qualified_name()
-        options = SogEncodeOptions(order=config.order, sh_degree=config.sh_degree, palette_size=config.palette_size,
-                                   iterations=config.iterations, seed=config.seed, recentre=config.recentre,
-                                   webp_effort=config.webp_effort, device=config.device)
+        options = config.encode_options()
 
         def on_step(message: str, step: int, total: int) -> None:
             progress(ProgressUpdate(stage=qualified, step=step, total=total + 2, message=message))
