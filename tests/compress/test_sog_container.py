@@ -6,6 +6,7 @@ import io
 import json
 import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -210,3 +211,116 @@ def test_info_of_a_folder_counts_every_file(bundle: CompressedBundle, tmp_path: 
     assert not facts["bundled"]
     assert facts["bytes"] == sum(p.stat().st_size for p in folder.iterdir())
     assert facts["offset"] == bundle.meta["splatkit"]["offset"]
+
+
+def test_corrupt_deflated_member_is_named(bundle: CompressedBundle, tmp_path: Path) -> None:
+    path = tmp_path / "corrupt.sog"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in bundle.members.items():
+            zf.writestr(name, data)
+        zf.writestr("meta.json", json.dumps(dict(bundle.meta)))
+        quats = zf.getinfo("quats.webp")
+    data = bytearray(path.read_bytes())
+    # The compressed data follows the 30-byte local header, the name and the extra field.
+    name_len, extra_len = struct.unpack("<HH", data[quats.header_offset + 26: quats.header_offset + 30])
+    start = quats.header_offset + 30 + name_len + extra_len
+    data[start] = 0xFF        # first DEFLATE block: final, reserved type 3 -> "invalid block type"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="corrupt.sog: SOG member 'quats.webp' is corrupt") as info:
+        sog.read_sog(path)
+    assert isinstance(info.value.__cause__, zlib.error)      # the decompressor failed, not the CRC check
+
+
+def test_folder_write_refuses_to_delete_foreign_files(bundle: CompressedBundle, tmp_path: Path) -> None:
+    folder = tmp_path / "scene"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me")
+    (folder / "photos").mkdir()
+    (folder / "old.webp").write_bytes(b"stale")
+    for target in (folder, folder / "meta.json"):
+        with pytest.raises(InputError, match=r"scene: .*'notes.txt', 'photos'.*new or empty folder"):
+            sog.write_sog(bundle, target)
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "old.webp", "photos"]
+    assert (folder / "notes.txt").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scene"]      # no temporary leftovers
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="not a folder"):
+        sog.write_sog(bundle, tmp_path / "file", bundled=False)
+    assert (tmp_path / "file").read_text() == "x"
+
+
+def test_folder_write_replaces_a_previous_sog(bundle: CompressedBundle, tmp_path: Path) -> None:
+    folder = sog.write_sog(bundle, tmp_path / "scene")
+    (folder / "stale.webp").write_bytes(b"from an older export")
+    other = encode_sog(synthetic_cloud(300, 0, seed=5), SogEncodeOptions(device="cpu")).bundle
+    assert sog.write_sog(other, folder / "meta.json") == folder
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*other.members, "meta.json"])
+    assert sog.decode_sog(sog.read_sog(folder)).equals(sog.decode_sog(other))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scene"]
+
+
+def test_info_bytes_per_splat_excludes_plas_padding(tmp_path: Path) -> None:
+    plas = encode_sog(synthetic_cloud(700, 1, seed=3), SogEncodeOptions(order="plas", device="cpu")).bundle
+    padding = plas.meta["splatkit"]["padding"]
+    assert padding > 0
+    facts = sog.info(sog.write_sog(plas, tmp_path / "plas.sog"))
+    assert facts["count"] == 700 + padding and facts["padding"] == padding
+    assert facts["bytes_per_splat"] == facts["bytes"] / 700
+
+
+@pytest.mark.parametrize("offset", [[float("nan"), 0.0, 0.0], [0.0, float("inf"), 0.0], [True, 0.0, 0.0],
+                                    [0.0, 0.0], "0,0,0", [0.0, None, 0.0]],
+                         ids=["nan", "inf", "bool", "two", "string", "null"])
+def test_bad_offset_is_refused(bundle: CompressedBundle, tmp_path: Path, offset: object) -> None:
+    meta = json.loads(json.dumps(dict(bundle.meta)))
+    meta["splatkit"]["offset"] = offset
+    # json.dumps writes NaN/Infinity and json.loads reads them back: the file path must refuse them too
+    read = sog.read_sog(_rezip(bundle, tmp_path / "bad.sog", meta))
+    with pytest.raises(InputError, match=r"meta.json: 'splatkit.offset' must be a list of 3 finite numbers"):
+        sog.decode_sog(read, source=tmp_path / "bad.sog")
+    assert sog.decode_sog(read, apply_offset=False).means.shape == (700, 3)
+
+
+def test_deeply_nested_meta_is_not_valid_json(bundle: CompressedBundle, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="meta.json is not valid JSON: nested too deeply"):
+        sog.read_sog(_rezip(bundle, tmp_path / "deep.sog", meta_bytes=b"[" * 100_000))
+    folder = tmp_path / "deep"
+    folder.mkdir()
+    (folder / "meta.json").write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(InputError, match="deep.meta.json: meta.json is not valid JSON"):
+        sog.read_sog(folder)
+
+
+@pytest.mark.parametrize("key", ["scales", "sh0", "shN"])
+def test_null_first_codebook_entry_is_patched_as_the_engine_does(
+        bundle: CompressedBundle, tmp_path: Path, key: str, caplog: pytest.LogCaptureFixture) -> None:
+    # Older splat-transform wrote null for a -Infinity codebook[0]; the engine patches it to
+    # codebook[1] + (codebook[1] - codebook[255]) / 255.
+    codebook = list(bundle.meta[key]["codebook"])
+    patched_value = codebook[1] + (codebook[1] - codebook[255]) / 255
+    with_null = json.loads(json.dumps(dict(bundle.meta)))
+    with_null[key]["codebook"][0] = None
+    with_patch = json.loads(json.dumps(dict(bundle.meta)))
+    with_patch[key]["codebook"][0] = patched_value
+    expected = sog.decode_sog(CompressedBundle(format="sog", version=2, meta=with_patch, members=bundle.members,
+                                               source_count=700))
+    assert not expected.equals(sog.decode_sog(bundle))         # some splat really uses entry 0
+
+    null_bundle = CompressedBundle(format="sog", version=2, meta=with_null, members=bundle.members, source_count=700)
+    with caplog.at_level("WARNING", logger="splatkit.io.sog"):
+        assert sog.decode_sog(null_bundle).equals(expected)
+    assert f"'{key}.codebook' has a null entry 0" in caplog.text
+    assert null_bundle.meta[key]["codebook"][0] is None          # the caller's meta is left alone
+    assert sog.decode_sog(sog.read_sog(_rezip(bundle, tmp_path / "old.sog", with_null))).equals(expected)
+
+
+@pytest.mark.parametrize("key", ["scales", "sh0", "shN"])
+def test_null_codebook_entry_elsewhere_is_refused(bundle: CompressedBundle, tmp_path: Path, key: str) -> None:
+    meta = json.loads(json.dumps(dict(bundle.meta)))
+    meta[key]["codebook"][5] = None
+    with pytest.raises(InputError, match=rf"bad.sog: meta.json: '{key}.codebook' .*entry 5 is None"):
+        sog.read_sog(_rezip(bundle, tmp_path / "bad.sog", meta))
+    meta[key]["codebook"][0] = float("nan")
+    meta[key]["codebook"][5] = 0.0
+    with pytest.raises(InputError, match=rf"'{key}.codebook' .*entry 0 is nan"):
+        sog.read_sog(_rezip(bundle, tmp_path / "nan.sog", meta))

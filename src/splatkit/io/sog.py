@@ -56,6 +56,7 @@ import json
 import logging
 import math
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -359,10 +360,43 @@ def _need(meta: Mapping[str, Any], dotted: str, source: str | Path) -> Any:
 
 def _need_numbers(meta: Mapping[str, Any], dotted: str, length: int, source: str | Path) -> list[float]:
     value = _need(meta, dotted, source)
-    if (not isinstance(value, list) or len(value) != length
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)):
+    if not isinstance(value, list) or len(value) != length or not all(_is_finite_number(v) for v in value):
         raise _meta_error(source, f"{dotted!r} must be a list of {length} finite numbers")
     return [float(v) for v in value]
+
+
+def _is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _need_codebook(meta: Mapping[str, Any], key: str, source: str | Path) -> list[float] | None:
+    """Check ``meta[key]["codebook"]``: 256 finite numbers, except a ``null`` first entry.
+
+    Returns
+    -------
+    list of 256 floats, or None
+        The codebook with a ``null`` ``codebook[0]`` patched, or None when there was nothing to
+        patch. Older splat-transform versions wrote ``null`` there when a value was ``-Infinity``
+        (JSON has no infinities); the PlayCanvas engine patches it as
+        ``codebook[0] = codebook[1] + (codebook[1] - codebook[255]) / 255``
+        (``src/scene/gsplat/gsplat-sog-data.js``, ``_patchCodebooks``), and so do we.
+    """
+    dotted = f"{key}.codebook"
+    value = _need(meta, dotted, source)
+    if not isinstance(value, list) or len(value) != 256:
+        raise _meta_error(source, f"{dotted!r} must be a list of 256 finite numbers")
+    bad = next((i for i, v in enumerate(value) if not (_is_finite_number(v) or (i == 0 and v is None))), None)
+    if bad is not None:
+        raise _meta_error(source, f"{dotted!r} must be a list of 256 finite numbers, but entry {bad} is "
+                                  f"{value[bad]!r} (only entry 0 may be null, as older splat-transform wrote it); "
+                                  "re-export the file")
+    if value[0] is not None:
+        return None
+    patched = [float(v) for v in value[1:]]
+    first = patched[0] + (patched[0] - patched[-1]) / 255.0
+    logger.warning("%s: %r has a null entry 0 (written by an older splat-transform); patched to %g as the "
+                   "PlayCanvas engine does", source, dotted, first)
+    return [first, *patched]
 
 
 def _need_files(meta: Mapping[str, Any], dotted: str, length: int, source: str | Path) -> list[str]:
@@ -374,6 +408,10 @@ def _need_files(meta: Mapping[str, Any], dotted: str, length: int, source: str |
 
 def validate_meta(meta: Any, *, source: str | Path = META_NAME) -> dict[str, Any]:
     """Check a parsed ``meta.json`` is SOG v2 and return it (as a dict).
+
+    A ``null`` first entry of the ``scales``, ``sh0`` or ``shN`` codebook (older splat-transform
+    versions wrote one for ``-Infinity``) is patched as the PlayCanvas engine does, with a
+    warning, in the returned copy; ``meta`` itself is never modified.
 
     Raises
     ------
@@ -396,10 +434,10 @@ def validate_meta(meta: Any, *, source: str | Path = META_NAME) -> dict[str, Any
     _need_numbers(meta, "means.mins", 3, source)
     _need_numbers(meta, "means.maxs", 3, source)
     _need_files(meta, "means.files", 2, source)
-    _need_numbers(meta, "scales.codebook", 256, source)
+    patched = {"scales": _need_codebook(meta, "scales", source)}
     _need_files(meta, "scales.files", 1, source)
     _need_files(meta, "quats.files", 1, source)
-    _need_numbers(meta, "sh0.codebook", 256, source)
+    patched["sh0"] = _need_codebook(meta, "sh0", source)
     _need_files(meta, "sh0.files", 1, source)
     if "shN" in meta:
         bands = _need(meta, "shN.bands", source)
@@ -408,12 +446,16 @@ def validate_meta(meta: Any, *, source: str | Path = META_NAME) -> dict[str, Any
         palette = _need(meta, "shN.count", source)
         if not isinstance(palette, int) or isinstance(palette, bool) or not 1 <= palette <= 65536:
             raise _meta_error(source, f"'shN.count' must be an integer in 1..65536, got {palette!r}")
-        _need_numbers(meta, "shN.codebook", 256, source)
+        patched["shN"] = _need_codebook(meta, "shN", source)
         _need_files(meta, "shN.files", 2, source)
     extra = meta.get("splatkit")
     if extra is not None and not isinstance(extra, Mapping):
         raise _meta_error(source, "'splatkit' must be an object")
-    return dict(meta)
+    result = dict(meta)
+    for key, codebook in patched.items():
+        if codebook is not None:
+            result[key] = {**meta[key], "codebook": codebook}   # a copy: the caller's meta stays as it was
+    return result
 
 
 def member_names(meta: Mapping[str, Any]) -> list[str]:
@@ -513,9 +555,9 @@ def decode_sog(bundle: CompressedBundle, *, apply_offset: bool = True, drop_padd
     if apply_offset:
         offset = extra.get("offset")
         if offset is not None:
-            if (not isinstance(offset, list) or len(offset) != 3
-                    or not all(isinstance(v, (int, float)) for v in offset)):
-                raise _meta_error(source, "'splatkit.offset' must be a list of 3 numbers")
+            if not isinstance(offset, list) or len(offset) != 3 or not all(_is_finite_number(v) for v in offset):
+                raise _meta_error(source, f"'splatkit.offset' must be a list of 3 finite numbers, got {offset!r}; "
+                                          "fix or remove it (decode with apply_offset=False to ignore it)")
             means = means + np.asarray(offset, np.float64)
         if extra.get("georeference") is not None:
             try:
@@ -570,10 +612,17 @@ def write_sog(bundle: CompressedBundle, path: str | Path, *, bundled: bool | Non
     Path
         The file or folder written.
 
+    Raises
+    ------
+    InputError
+        The unbundled target exists and holds anything other than ``meta.json`` and ``*.webp``
+        files (the folder is replaced as a whole, which would delete them), or is not a folder.
+
     Notes
     -----
     ZIP entries are STORED (WebP is already compressed) with no archive comment (the engine reads
     the end record at ``length - 22``); image members first, ``meta.json`` last, as splat-transform.
+    An existing SOG folder is replaced as a whole, so stale images of a previous SOG go too.
     """
     path = Path(path)
     if path.name == META_NAME:
@@ -590,11 +639,33 @@ def write_sog(bundle: CompressedBundle, path: str | Path, *, bundled: bool | Non
                     zf.writestr(_zip_info(name), bundle.members[name])
                 zf.writestr(_zip_info(META_NAME), meta_bytes)
         return path
+    _check_folder_is_replaceable(path)
     with atomic_directory(path) as tmp:
         for name in names:
             (tmp / name).write_bytes(bundle.members[name])
         (tmp / META_NAME).write_bytes(meta_bytes)
     return path
+
+
+def _check_folder_is_replaceable(folder: Path, *, shown: int = 5) -> None:
+    """Refuse to replace an existing ``folder`` that holds anything but a previous SOG.
+
+    :func:`~splatkit.io.atomic.atomic_directory` swaps the whole folder, so any other file in it
+    would be deleted; ``meta.json`` and ``*.webp`` files (a previous SOG) may go.
+    """
+    if not folder.exists() and not folder.is_symlink():
+        return
+    if not folder.is_dir():
+        raise InputError("exists and is not a folder; an unbundled SOG is written as a folder holding meta.json "
+                         "and .webp files: write to a new or empty folder, or to a .sog file", path=folder)
+    foreign = sorted(entry.name for entry in folder.iterdir()
+                     if not (entry.is_file() and (entry.name == META_NAME or entry.name.lower().endswith(".webp"))))
+    if foreign:
+        listed = ", ".join(repr(name) for name in foreign[:shown])
+        more = f" and {len(foreign) - shown} more" if len(foreign) > shown else ""
+        raise InputError(f"the folder holds files other than a SOG ({listed}{more}); writing an unbundled SOG "
+                         "replaces the whole folder and would delete them: write to a new or empty folder",
+                         path=folder)
 
 
 def _zip_info(name: str) -> zipfile.ZipInfo:
@@ -634,14 +705,14 @@ def _load_members(path: Path) -> tuple[dict[str, Any], dict[str, bytes], str]:
             # zipfile stops at each member's declared size and checks its CRC, so bounding the
             # declared sizes bounds what decompression can allocate (no ZIP bombs).
             _check_member_size(META_NAME, zf.getinfo(META_NAME).file_size, 0, path)
-            meta = _validate_any(_parse_json(zf.read(META_NAME), path), source=path)
+            meta = _validate_any(_parse_json(_read_zip_member(zf, META_NAME, path), path), source=path)
             members = {}
             total = 0
             for name in _member_names_any(meta):
                 if name not in names:
                     raise InputError(f"SOG member {name!r} named in {META_NAME} is missing from the ZIP", path=path)
                 total = _check_member_size(name, zf.getinfo(name).file_size, total, path)
-                members[name] = zf.read(name)
+                members[name] = _read_zip_member(zf, name, path)
             return meta, members, str(path)
     except zipfile.BadZipFile as e:
         raise InputError(f"not a valid .sog ZIP ({e}); the file is truncated or not a SOG", path=path) from e
@@ -649,6 +720,19 @@ def _load_members(path: Path) -> tuple[dict[str, Any], dict[str, bytes], str]:
         if isinstance(e, InputError):
             raise
         raise InputError(f"cannot read the .sog ZIP ({e}); the file is damaged", path=path) from e
+
+
+def _read_zip_member(zf: zipfile.ZipFile, name: str, path: Path) -> bytes:
+    """``zf.read(name)``, with a corrupt compressed member reported as :class:`InputError`."""
+    try:
+        return zf.read(name)
+    except zlib.error as e:
+        # zipfile checks CRCs (BadZipFile) but lets the decompressor's own errors through.
+        raise InputError(f"SOG member {name!r} is corrupt: its compressed data cannot be decompressed ({e}); "
+                         "the file is damaged, re-export or re-download it", path=path) from e
+    except zipfile.BadZipFile as e:
+        raise InputError(f"SOG member {name!r} is corrupt ({e}); the file is damaged, re-export or "
+                         "re-download it", path=path) from e
 
 
 def _check_member_size(name: str, size: int, total: int, source: str | Path) -> int:
@@ -692,6 +776,10 @@ def _parse_json(data: bytes, source: str | Path) -> Any:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InputError(f"{META_NAME} is not valid JSON: {e}", path=source) from e
+    except RecursionError as e:
+        # json.loads recurses once per nesting level; a real meta.json is a few levels deep.
+        raise InputError(f"{META_NAME} is not valid JSON: nested too deeply to be a SOG meta.json; the file is "
+                         "corrupt or not a SOG", path=source) from e
 
 
 def read_sog(path: str | Path) -> CompressedBundle:
@@ -736,11 +824,11 @@ def info(path: str | Path) -> dict[str, Any]:
     -------
     dict
         ``format``, ``version``, ``count``, ``sh_degree``, ``palette_size``, ``bytes`` (total),
-        ``bytes_per_splat``, ``members`` (name -> bytes), ``generator``, plus ``offset``,
-        ``georeference`` and ``padding`` (transparent splats included in ``count``) when the file
-        was written by splatkit. Legacy v1 files report version 1 and their ``dialect``
-        (:func:`splatkit.io.sog_v1.v1_dialect`; None for v2); their SH degree and palette size
-        need the centroid image and read as None.
+        ``bytes_per_splat`` (per real splat: PLAS padding excluded), ``members`` (name -> bytes),
+        ``generator``, plus ``offset``, ``georeference`` and ``padding`` (transparent splats
+        included in ``count``) when the file was written by splatkit. Legacy v1 files report
+        version 1 and their ``dialect`` (:func:`splatkit.io.sog_v1.v1_dialect`; None for v2);
+        their SH degree and palette size need the centroid image and read as None.
     """
     path = Path(path)
     meta, members, _ = _load_members(path)
@@ -750,6 +838,10 @@ def info(path: str | Path) -> dict[str, Any]:
     total = path.stat().st_size if bundled else (
         sum(len(v) for v in members.values()) + (folder / META_NAME).stat().st_size)
     extra = meta.get("splatkit") or {}
+    padding = extra.get("padding", 0)
+    if not isinstance(padding, int) or isinstance(padding, bool) or not 0 <= padding <= count:
+        raise _meta_error(path, f"'splatkit.padding' must be an integer in 0..count, got {padding!r}")
+    splat_count = count - padding     # PLAS padding splats are in ``count`` but carry no data
     return {
         "format": SOG_FORMAT,
         "version": version,
@@ -759,10 +851,10 @@ def info(path: str | Path) -> dict[str, Any]:
         "sh_degree": (int(meta["shN"]["bands"]) if version == SOG_VERSION else None) if "shN" in meta else 0,
         "palette_size": (int(meta["shN"]["count"]) if version == SOG_VERSION else None) if "shN" in meta else 0,
         "bytes": int(total),
-        "bytes_per_splat": (total / count) if count else None,
+        "bytes_per_splat": (total / splat_count) if splat_count else None,
         "members": {name: len(data) for name, data in members.items()},
         "generator": (meta.get("asset") or {}).get("generator"),
         "offset": extra.get("offset"),
         "georeference": extra.get("georeference"),
-        "padding": extra.get("padding", 0),
+        "padding": padding,
     }
