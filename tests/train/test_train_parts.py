@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -10,13 +12,14 @@ from hypothesis.extra.numpy import arrays
 
 torch = pytest.importorskip("torch")
 
+from splatkit.contracts import Camera, Frames, Points, Reconstruction  # noqa: E402
 from splatkit.errors import ContractError, InputError  # noqa: E402
 from splatkit.train import checkpoint as ckpt  # noqa: E402
 from splatkit.train.data import split_holdout  # noqa: E402
 from splatkit.train.init import init_from_points  # noqa: E402
 from splatkit.train.normalize import normalization_from_cameras  # noqa: E402
 from splatkit.train.ssim import psnr, ssim  # noqa: E402
-from splatkit.train.trainer import TrainConfig  # noqa: E402
+from splatkit.train.trainer import TrainConfig, _device_name  # noqa: E402
 
 
 def test_ssim_is_one_for_identical_images_and_drops_with_noise() -> None:
@@ -107,18 +110,93 @@ def test_holdout_is_every_8th_by_name() -> None:
     assert len(train) == 17
 
 
+MINE = {"config_digest": "c0ffee", "input_fingerprint": "5ce7e"}
+
+
 def test_checkpoint_round_trip_and_refusals(tmp_path) -> None:
-    payload = {"params": {"means": torch.arange(6.0).reshape(2, 3)}, "curve": [{"step": 1, "loss": 0.5}]}
+    payload = {"params": {"means": torch.arange(6.0).reshape(2, 3)}, "curve": [{"step": 1, "loss": 0.5}], **MINE}
     path = ckpt.save_checkpoint(tmp_path, 10, payload)
-    assert ckpt.latest_checkpoint(tmp_path) == path
+    assert ckpt.latest_checkpoint(tmp_path, MINE) == path
     data = ckpt.load_checkpoint(path)
     assert data["step"] == 10 and torch.equal(data["params"]["means"], payload["params"]["means"])
+    assert ckpt.checkpoint_identity(path) == MINE
     ckpt.save_checkpoint(tmp_path, 20, payload)
-    ckpt.prune_checkpoints(tmp_path, keep=1)
+    ckpt.prune_checkpoints(tmp_path, 1, MINE)
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt_00000020.pt"]
     (tmp_path / "ckpt_00000030.pt").write_bytes(b"garbage")
     with pytest.raises(InputError, match="ckpt_00000030"):
         ckpt.load_checkpoint(tmp_path / "ckpt_00000030.pt")
+
+
+def _write(folder, step: int, **identity: str):
+    return ckpt.save_checkpoint(folder, step, {"params": {"means": torch.zeros(2, 3)}, **{**MINE, **identity}})
+
+
+def test_latest_checkpoint_skips_newer_ones_of_another_scene_or_options(tmp_path, caplog) -> None:
+    mine = _write(tmp_path, 20)
+    _write(tmp_path, 30, input_fingerprint="other-scene")
+    _write(tmp_path, 40, config_digest="other-options")
+    (tmp_path / "ckpt_00000050.pt").write_bytes(b"garbage")
+    ckpt.save_checkpoint(tmp_path, 60, {"params": {}})  # written before identities were recorded
+    with caplog.at_level(logging.WARNING, logger="splatkit.train.checkpoint"):
+        assert ckpt.latest_checkpoint(tmp_path, MINE) == mine
+    why = {r.args[0].name: r.getMessage() for r in caplog.records}
+    assert sorted(why) == ["ckpt_00000030.pt", "ckpt_00000040.pt", "ckpt_00000050.pt", "ckpt_00000060.pt"]
+    assert "other input data" in why["ckpt_00000030.pt"]
+    assert "other training options" in why["ckpt_00000040.pt"]
+    assert "cannot be read" in why["ckpt_00000050.pt"]
+    assert "other training options and other input data" in why["ckpt_00000060.pt"]
+    assert ckpt.latest_checkpoint(tmp_path, {**MINE, "config_digest": "new"}) is None
+    assert ckpt.latest_checkpoint(tmp_path / "missing", MINE) is None
+
+
+def test_prune_keeps_the_newest_of_its_own_identity_and_leaves_others(tmp_path) -> None:
+    for step in (10, 20, 30):
+        _write(tmp_path, step)
+    _write(tmp_path, 40, config_digest="stale")  # a newer step must not push out the current run's
+    _write(tmp_path, 5, input_fingerprint="other-scene")
+    ckpt.prune_checkpoints(tmp_path, 2, MINE)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "ckpt_00000005.pt", "ckpt_00000020.pt", "ckpt_00000030.pt", "ckpt_00000040.pt"]
+    ckpt.prune_checkpoints(tmp_path, 0, MINE)  # the newest of the run is kept whatever `keep` says
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "ckpt_00000005.pt", "ckpt_00000030.pt", "ckpt_00000040.pt"]
+
+
+def _reconstruction(**changes) -> Reconstruction:
+    cam = Camera(model="PINHOLE", width=40, height=30, params=[36.0, 36.0, 20.0, 15.0])
+    frames = Frames(names=("b.png", "a.png"), camera_index=np.zeros(2, np.int32),
+                    rotation=np.stack([np.eye(3)] * 2), translation=np.array([[0.0, 0, 4], [1.0, 0, 4]]))
+    points = Points(xyz=np.arange(12.0).reshape(4, 3), rgb=np.full((4, 3), 100, np.uint8), error=np.zeros(4))
+    parts = {"cameras": (cam,), "frames": frames, "points": points, **changes}
+    return Reconstruction(**parts)
+
+
+def test_input_fingerprint_follows_the_scene_not_the_frame_order() -> None:
+    base = _reconstruction()
+    fp = ckpt.input_fingerprint(base)
+    assert fp == ckpt.input_fingerprint(_reconstruction()) and len(fp) == 16
+    f = base.frames
+    reordered = Frames(names=f.names[::-1], camera_index=f.camera_index, rotation=f.rotation[::-1],
+                       translation=f.translation[::-1])
+    assert ckpt.input_fingerprint(_reconstruction(frames=reordered)) == fp
+    p = base.points
+    others = [
+        _reconstruction(frames=Frames(names=("b.png", "c.png"), camera_index=f.camera_index,
+                                      rotation=f.rotation, translation=f.translation)),
+        _reconstruction(frames=Frames(names=f.names, camera_index=f.camera_index, rotation=f.rotation,
+                                      translation=f.translation + 1e-9)),
+        _reconstruction(cameras=(Camera(model="PINHOLE", width=80, height=60, params=[72.0, 72.0, 40.0, 30.0]),)),
+        _reconstruction(points=Points(xyz=p.xyz[:3], rgb=p.rgb[:3], error=p.error[:3])),
+        _reconstruction(points=Points(xyz=p.xyz + 1e-9, rgb=p.rgb, error=p.error)),
+    ]
+    assert len({fp, *(ckpt.input_fingerprint(r) for r in others)}) == 1 + len(others)
+
+
+def test_device_name_on_cpu_names_the_processor_and_threads() -> None:
+    name = _device_name("cpu")
+    assert name.startswith("cpu: ") and name.endswith("threads)"), name
+    assert name.removeprefix("cpu: ").split(" (")[0], name
 
 
 def test_checkpoint_with_pickled_object_is_refused(tmp_path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import signal
@@ -66,6 +67,35 @@ def test_gsplat_backend_explains_when_unusable(scene, tmp_path) -> None:
         if cls.unavailable_reason() is not None:
             PluginManager(load_entrypoints=False).stages.require_available("train", "gsplat")
         cls().run(scene, TrainConfig(steps=1, **FAST), tmp_path)
+
+
+def test_checkpoint_of_another_scene_in_the_workdir_is_not_resumed(scene, tmp_path, caplog) -> None:
+    other = make_scene(tmp_path / "other_scene", seed=1)
+    config = TrainConfig(steps=30, refine_stop=25, **{**FAST, "checkpoint_every": 20})
+    _stage().run(other, config, tmp_path / "work")
+    assert [p.name for p in (tmp_path / "work" / "checkpoints").iterdir()] == ["ckpt_00000020.pt"]
+
+    with caplog.at_level(logging.WARNING, logger="splatkit.train.checkpoint"):
+        result = _stage().run(scene, config, tmp_path / "work")
+    assert result.report["resumed_from_step"] == 0
+    assert any("other input data" in r.getMessage() for r in caplog.records)
+    fresh = _stage().run(scene, config, tmp_path / "fresh").output
+    np.testing.assert_array_equal(result.output.means, fresh.means)
+
+
+def test_stale_checkpoint_with_other_options_neither_blocks_resume_nor_prunes_the_run(scene, tmp_path) -> None:
+    work = tmp_path / "work"
+    stale = TrainConfig(steps=50, refine_stop=45, **{**FAST, "checkpoint_every": 40})
+    _stage().run(scene, stale, work)  # leaves ckpt_00000040.pt, newer than anything the run below writes
+    config = TrainConfig(steps=30, refine_stop=25, **{**FAST, "checkpoint_every": 10, "keep_checkpoints": 1})
+    straight = _stage().run(scene, config, work)
+    assert straight.report["resumed_from_step"] == 0
+    assert sorted(p.name for p in (work / "checkpoints").iterdir()) == ["ckpt_00000020.pt", "ckpt_00000040.pt"]
+
+    resumed = _stage().run(scene, config, work)
+    assert resumed.report["resumed_from_step"] == 20
+    for name in ("means", "log_scales", "quats", "opacity_logits", "sh0", "shN"):
+        np.testing.assert_array_equal(getattr(resumed.output, name), getattr(straight.output, name), err_msg=name)
 
 
 KILLER = textwrap.dedent("""

@@ -19,11 +19,38 @@ MIN_COMPUTE_CAPABILITY = (7, 0)
 _INSTALL_HINT = "pip install 'splatkit[train]' with a CUDA build of torch, on an NVIDIA GPU"
 
 
+#: Substrings (lower case) of the RuntimeErrors a broken gsplat extension raises on first use:
+#: torch's JIT build ("Error building extension 'gsplat_cuda'", "Ninja is required ...", a
+#: missing CUDA_HOME) and a build lacking this GPU's architecture ("no kernel image is available").
+_BUILD_MARKERS = ("error building extension", "cuda_home", "ninja")
+_ARCH_MARKERS = ("no kernel image",)
+
+
 def _unavailable(why: str) -> BackendUnavailableError:
     return BackendUnavailableError(
-        f"render backend 'gsplat' is unavailable: {why}; use backend='cpu' or fix the install",
+        f"render backend 'gsplat' is unavailable: {why}; use backend='cpu' (no GPU needed) or fix the install",
         kind="render", name="gsplat", install_hint=_INSTALL_HINT,
     )
+
+
+def _extension_failure(error: RuntimeError) -> BackendUnavailableError | None:
+    """The backend-unavailable error for a RuntimeError from a broken gsplat build, else None."""
+    text = str(error)
+    first_line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    lowered = text.lower()
+    if any(marker in lowered for marker in _ARCH_MARKERS):
+        import torch
+
+        major, minor = torch.cuda.get_device_capability()
+        return _unavailable(
+            f"gsplat's CUDA extension has no kernels for this GPU ({first_line}): compute capability "
+            f"{major}.{minor} is not in the TORCH_CUDA_ARCH_LIST it was built with; rebuild it with "
+            f"TORCH_CUDA_ARCH_LIST including \"{major}.{minor}\" (see docs/gpu.md)")
+    if any(marker in lowered for marker in _BUILD_MARKERS):
+        return _unavailable(
+            f"building gsplat's CUDA extension failed ({first_line}); the JIT build needs nvcc "
+            "(CUDA_HOME), ninja and a TORCH_CUDA_ARCH_LIST covering this GPU (see docs/gpu.md)")
+    return None
 
 
 def gsplat_unavailable_reason() -> str | None:
@@ -91,4 +118,11 @@ def rasterize_gsplat(
         # No compiled extension: a failed JIT build surfaces as ImportError/OSError, a missing
         # toolkit as "'NoneType' object has no attribute ..." (gsplat's lazy CUDA objects).
         raise _unavailable(f"gsplat's CUDA extension could not be loaded or built ({e})") from e
+    except RuntimeError as e:
+        # The first rasterization triggers gsplat's lazy JIT build and the first kernel launch;
+        # only those failures become "unavailable", any other RuntimeError is a real bug.
+        unavailable = _extension_failure(e)
+        if unavailable is None:
+            raise
+        raise unavailable from e
     return rgb, alpha, meta

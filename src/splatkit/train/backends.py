@@ -109,8 +109,9 @@ class GsplatTrainer(_TrainStage):
         cc = torch.cuda.get_device_capability()
         if cc < MIN_COMPUTE_CAPABILITY:
             raise BackendUnavailableError(
-                f"{torch.cuda.get_device_name()} has compute capability {cc[0]}.{cc[1]}; gsplat needs >= 7.0 "
-                "(T4 is 7.5, A10G 8.6)", kind="train", name="gsplat", install_hint="use --backend cpu")
+                f"{torch.cuda.get_device_name()} has compute capability {cc[0]}.{cc[1]}; gsplat needs >= "
+                f"{MIN_COMPUTE_CAPABILITY[0]}.{MIN_COMPUTE_CAPABILITY[1]} (T4 is 7.5, A10G 8.6)",
+                kind="train", name="gsplat", install_hint="use --backend cpu")
         return "cuda"
 
 

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import resource
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,13 +167,12 @@ def train_gaussians(
     refine_stop = config.refine_stop or config.steps // 2
 
     torch.manual_seed(config.seed)
-    resume = ckpt.latest_checkpoint(ckpt_dir)
+    # What a checkpoint must match to be resumed: the options and the scene (see checkpoint.py).
+    identity = {"config_digest": config.digest(), "input_fingerprint": ckpt.input_fingerprint(rec)}
+    resume = ckpt.latest_checkpoint(ckpt_dir, identity)
     state_in: dict[str, Any] | None = None
     if resume is not None:
         state_in = ckpt.load_checkpoint(resume, map_location=device)
-        if state_in.get("config_digest") != config.digest():
-            logger.warning("ignoring checkpoint %s: it was made with other training options", resume)
-            state_in = None
 
     k_rest = (config.sh_degree + 1) ** 2 - 1
     if state_in is None:
@@ -268,8 +268,8 @@ def train_gaussians(
                                 metrics={"loss": last_loss, "num_gaussians": float(n_gauss)}))
         done = step + 1
         if config.checkpoint_every and done % config.checkpoint_every == 0 and done < config.steps:
-            _save(ckpt_dir, done, params, optimizers, strategy_state, curve, config, device)
-            ckpt.prune_checkpoints(ckpt_dir, config.keep_checkpoints)
+            _save(ckpt_dir, done, params, optimizers, strategy_state, curve, identity, device)
+            ckpt.prune_checkpoints(ckpt_dir, config.keep_checkpoints, identity)
 
     evaluation = _evaluate(views, test_ids, render, config.sh_degree, psnr, ssim,
                            save_dir=workdir / "eval" if config.save_eval_images else None)
@@ -303,7 +303,7 @@ def _check_finite(params: Any, step: int, stage: str, source: str) -> None:
 
 
 def _save(folder: Path, step: int, params: Any, optimizers: dict[str, Any], strategy_state: dict[str, Any],
-          curve: list[dict[str, float]], config: TrainConfig, device: str) -> None:
+          curve: list[dict[str, float]], identity: dict[str, str], device: str) -> None:
     import torch
 
     payload = {
@@ -313,7 +313,7 @@ def _save(folder: Path, step: int, params: Any, optimizers: dict[str, Any], stra
         "rng_cpu": torch.get_rng_state(),
         "rng_cuda": torch.cuda.get_rng_state() if device.startswith("cuda") else None,
         "curve": curve,
-        "config_digest": config.digest(),
+        **identity,
     }
     ckpt.save_checkpoint(folder, step, payload)
 
@@ -364,7 +364,22 @@ def _device_name(device: str) -> str:
         return torch.cuda.get_device_name(torch.device(device))
     import platform
 
-    return platform.processor() or platform.machine()
+    import torch
+
+    model = ""
+    try:
+        # platform.processor() is only the architecture ("x86_64") on Linux; cpuinfo has the model.
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f
+                          if line.startswith("model name") and ":" in line), "")
+    except OSError:
+        pass
+    model = model or platform.processor() or platform.machine() or "unknown"
+    threads = f"{torch.get_num_threads()} threads"
+    numba = sys.modules.get("numba")  # the CPU rasterizer's threads, when it ran; can differ from torch's
+    if numba is not None and numba.get_num_threads() != torch.get_num_threads():
+        threads = f"torch {torch.get_num_threads()} / numba {numba.get_num_threads()} threads"
+    return f"cpu: {model} ({threads})"
 
 
 def _peak_memory(device: str) -> int:
