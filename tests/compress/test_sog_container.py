@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from splatkit.compress.sog_encoder import SogEncodeOptions, encode_sog
 from splatkit.contracts import CompressedBundle
@@ -42,6 +44,34 @@ def test_zip_is_stored_without_comment_meta_last(bundle: CompressedBundle, tmp_p
     assert meta["version"] == 2 and meta["count"] == 700
     # no leftovers of the atomic write
     assert [p.name for p in tmp_path.iterdir()] == ["a.sog"]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(count=st.integers(1, 1500), sh_degree=st.integers(0, 2), order=st.sampled_from(["morton", "plas"]),
+       seed=st.integers(0, 2**16))
+def test_any_cloud_gives_a_stored_comment_free_zip_of_v2_sized_images(tmp_path: Path, count: int, sh_degree: int,
+                                                                        order: str, seed: int) -> None:
+    enc = encode_sog(synthetic_cloud(count, sh_degree, seed=seed), SogEncodeOptions(order=order, device="cpu"))
+    path = sog.write_sog(enc.bundle, tmp_path / f"p{seed}-{count}.sog")
+    data = path.read_bytes()
+    assert data[-22:-18] == b"PK\x05\x06" and struct.unpack("<H", data[-2:])[0] == 0   # no comment
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+        names = [i.filename for i in infos]
+        assert names[-1] == "meta.json" and sorted(names[:-1]) == sorted(enc.bundle.members)
+        assert all("/" not in n and i.compress_type == zipfile.ZIP_STORED for n, i in zip(names, infos))
+        meta = json.loads(zf.read("meta.json"))
+        w, h = sog.image_size(meta["count"])
+        assert w % 4 == 0 and h % 4 == 0 and w <= sog.MAX_TEXTURE_SIZE and h <= sog.MAX_TEXTURE_SIZE
+        assert w * h >= meta["count"] >= count
+        for name in names[:-1]:
+            tex = sog.decode_webp(zf.read(name), member=name, source=path)
+            if name == "shN_centroids.webp":
+                assert tex.shape[:2] == (-(-meta["shN"]["count"] // 64), 64 * (0, 3, 8, 15)[sh_degree])
+            else:
+                assert tex.shape[:2] == (h, w), name
+    assert len(sog.decode_sog(sog.read_sog(path))) == count
+    path.unlink()
 
 
 def test_members_are_lossless_webp_of_the_v2_sizes(bundle: CompressedBundle) -> None:
