@@ -57,7 +57,7 @@ import logging
 import math
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -349,13 +349,18 @@ def _meta_error(source: str | Path, message: str) -> InputError:
     return InputError(f"{META_NAME}: {message}", path=source)
 
 
-def _need(meta: Mapping[str, Any], dotted: str, source: str | Path) -> Any:
+def _lookup_key(meta: Mapping[str, Any], dotted: str, missing: Callable[[str], Exception]) -> Any:
+    """``meta["a"]["b"]`` for ``dotted="a.b"``; raises ``missing(dotted)`` when a level is absent."""
     node: Any = meta
     for part in dotted.split("."):
         if not isinstance(node, Mapping) or part not in node:
-            raise _meta_error(source, f"missing key {dotted!r} (not a SOG v2 meta.json?)")
+            raise missing(dotted)
         node = node[part]
     return node
+
+
+def _need(meta: Mapping[str, Any], dotted: str, source: str | Path) -> Any:
+    return _lookup_key(meta, dotted, lambda key: _meta_error(source, f"missing key {key!r} (not a SOG v2 meta.json?)"))
 
 
 def _need_numbers(meta: Mapping[str, Any], dotted: str, length: int, source: str | Path) -> list[float]:

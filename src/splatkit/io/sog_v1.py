@@ -44,7 +44,6 @@ its channel; ``z`` is recomputed from them, so the rotation error grows as ``z``
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -53,6 +52,7 @@ import numpy as np
 
 from splatkit.contracts import CompressedBundle, GaussianCloud
 from splatkit.errors import InputError
+from splatkit.io.sog import _is_finite_number, _lookup_key
 
 __all__ = ["SOG_V1_VERSION", "V1_BANDS_FOR_CENTROID_WIDTH", "V1_DIALECTS", "is_v1_meta", "v1_dialect",
            "validate_meta_v1", "member_names_v1", "decode_sog_v1"]
@@ -83,21 +83,12 @@ def _error(source: str | Path, message: str) -> InputError:
 
 
 def _need(meta: Mapping[str, Any], dotted: str, source: str | Path) -> Any:
-    node: Any = meta
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            raise _error(source, f"missing key {dotted!r}")
-        node = node[part]
-    return node
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    return _lookup_key(meta, dotted, lambda key: _error(source, f"missing key {key!r}"))
 
 
 def _numbers(meta: Mapping[str, Any], dotted: str, length: int, source: str | Path) -> list[float]:
     value = _need(meta, dotted, source)
-    if not isinstance(value, list) or len(value) != length or not all(_is_number(v) for v in value):
+    if not isinstance(value, list) or len(value) != length or not all(_is_finite_number(v) for v in value):
         raise _error(source, f"{dotted!r} must be a list of {length} finite numbers")
     return [float(v) for v in value]
 
@@ -107,7 +98,7 @@ def _scalar(meta: Mapping[str, Any], dotted: str, source: str | Path) -> float:
     # SOGS writes a scalar; accept a one-element list as well (numpy .tolist() of a 0-d/1-d array).
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
-    if not _is_number(value):
+    if not _is_finite_number(value):
         raise _error(source, f"{dotted!r} must be a finite number")
     return float(value)
 
