@@ -363,11 +363,22 @@ def _need(meta: Mapping[str, Any], dotted: str, source: str | Path) -> Any:
     return _lookup_key(meta, dotted, lambda key: _meta_error(source, f"missing key {key!r} (not a SOG v2 meta.json?)"))
 
 
-def _need_numbers(meta: Mapping[str, Any], dotted: str, length: int, source: str | Path) -> list[float]:
-    value = _need(meta, dotted, source)
+def _number_list(value: Any, dotted: str, length: int, error: Callable[[str], Exception]) -> list[float]:
+    """``value`` as ``length`` finite floats, else ``error(message)`` (shared with :mod:`.sog_v1`)."""
     if not isinstance(value, list) or len(value) != length or not all(_is_finite_number(v) for v in value):
-        raise _meta_error(source, f"{dotted!r} must be a list of {length} finite numbers")
+        raise error(f"{dotted!r} must be a list of {length} finite numbers")
     return [float(v) for v in value]
+
+
+def _file_list(value: Any, dotted: str, length: int, error: Callable[[str], Exception]) -> list[str]:
+    """``value`` as ``length`` non-empty file names, else ``error(message)`` (shared with :mod:`.sog_v1`)."""
+    if not isinstance(value, list) or len(value) != length or not all(isinstance(v, str) and v for v in value):
+        raise error(f"{dotted!r} must list {length} file name(s)")
+    return list(value)
+
+
+def _need_numbers(meta: Mapping[str, Any], dotted: str, length: int, source: str | Path) -> list[float]:
+    return _number_list(_need(meta, dotted, source), dotted, length, lambda m: _meta_error(source, m))
 
 
 def _is_finite_number(value: Any) -> bool:
@@ -405,10 +416,7 @@ def _need_codebook(meta: Mapping[str, Any], key: str, source: str | Path) -> lis
 
 
 def _need_files(meta: Mapping[str, Any], dotted: str, length: int, source: str | Path) -> list[str]:
-    value = _need(meta, dotted, source)
-    if not isinstance(value, list) or len(value) != length or not all(isinstance(v, str) and v for v in value):
-        raise _meta_error(source, f"{dotted!r} must list {length} file name(s)")
-    return list(value)
+    return _file_list(_need(meta, dotted, source), dotted, length, lambda m: _meta_error(source, m))
 
 
 def validate_meta(meta: Any, *, source: str | Path = META_NAME) -> dict[str, Any]:

@@ -52,7 +52,7 @@ import numpy as np
 
 from splatkit.contracts import CompressedBundle, GaussianCloud
 from splatkit.errors import InputError
-from splatkit.io.sog import _is_finite_number, _lookup_key
+from splatkit.io.sog import _file_list, _is_finite_number, _lookup_key, _number_list
 
 __all__ = ["SOG_V1_VERSION", "V1_BANDS_FOR_CENTROID_WIDTH", "V1_DIALECTS", "is_v1_meta", "v1_dialect",
            "validate_meta_v1", "member_names_v1", "decode_sog_v1"]
@@ -87,10 +87,7 @@ def _need(meta: Mapping[str, Any], dotted: str, source: str | Path) -> Any:
 
 
 def _numbers(meta: Mapping[str, Any], dotted: str, length: int, source: str | Path) -> list[float]:
-    value = _need(meta, dotted, source)
-    if not isinstance(value, list) or len(value) != length or not all(_is_finite_number(v) for v in value):
-        raise _error(source, f"{dotted!r} must be a list of {length} finite numbers")
-    return [float(v) for v in value]
+    return _number_list(_need(meta, dotted, source), dotted, length, lambda m: _error(source, m))
 
 
 def _scalar(meta: Mapping[str, Any], dotted: str, source: str | Path) -> float:
@@ -104,10 +101,7 @@ def _scalar(meta: Mapping[str, Any], dotted: str, source: str | Path) -> float:
 
 
 def _files(meta: Mapping[str, Any], dotted: str, length: int, source: str | Path) -> list[str]:
-    value = _need(meta, dotted, source)
-    if not isinstance(value, list) or len(value) != length or not all(isinstance(v, str) and v for v in value):
-        raise _error(source, f"{dotted!r} must list {length} file name(s)")
-    return list(value)
+    return _file_list(_need(meta, dotted, source), dotted, length, lambda m: _error(source, m))
 
 
 def validate_meta_v1(meta: Any, *, source: str | Path = _META) -> dict[str, Any]:
