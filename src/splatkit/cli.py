@@ -14,15 +14,15 @@ flags are added; ``splatkit train --backend cpu --help`` lists the cpu backend's
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from splatkit.errors import InputError, SplatkitError
+from splatkit.stages import AUTO_BACKEND, STAGE_KINDS
 
 __all__ = ["main", "describe_path", "build_parser"]
 
@@ -31,44 +31,35 @@ logger = logging.getLogger("splatkit.cli")
 EXIT_USER_ERROR = 2
 EXIT_OS_ERROR = 1
 EXIT_INTERRUPTED = 130
-#: The pipeline's stage kinds (``splatkit.pipeline.config.STAGE_ORDER``, repeated to keep --help light).
-STAGE_KINDS = ("sfm", "train", "compress")
 _OPTION_DEST = "stage_option:"
-
-# What `splatkit info` understands, tried in order: (module, detector, describer). Detectors are
-# cheap path checks; modules are imported only when needed and skipped when not installed.
-INFO_READERS: tuple[tuple[str, str, str], ...] = (
-    ("splatkit.io.ply", "is_ply_file", "info"),
-    ("splatkit.io.sog", "is_sog", "info"),
-    ("splatkit.io.colmap", "looks_like_colmap_model", "info"),
-    ("splatkit.io.opensfm", "is_opensfm_folder", "info"),
-    ("splatkit.io.images", "is_image_source", "info"),
-)
-
 
 def describe_path(path: Path) -> dict[str, Any]:
     """What a file or folder holds, as a JSON-able dict with a ``"type"`` key.
 
+    The format is found by asking each registered format (``splatkit_register_formats``) in
+    registration order, built-ins first.
+
     Raises
     ------
     InputError
-        When the path is missing or no reader recognises it.
+        When the path is missing or no registered format recognises it.
     """
+    from splatkit.plugins import get_plugin_manager
+
     if not path.exists():
         raise InputError("no such file or folder", path=path)
-    for module_name, detector, describer in INFO_READERS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as e:
-            if e.name and e.name.startswith("splatkit"):
-                continue
-            raise
-        detect: Callable[[Path], bool] | None = getattr(module, detector, None)
-        if detect is not None and detect(path):
-            return getattr(module, describer)(path)
-    raise InputError(
-        "not a format splatkit knows: expected a 3DGS .ply, a .sog file or SOG folder, a COLMAP "
-        "sparse model folder, an OpenSfM dataset folder, or a folder/ZIP of photos", path=path)
+    formats = get_plugin_manager().formats
+    found = formats.detect(path)
+    if found is None:
+        raise InputError(f"not a format splatkit knows: expected {_format_list(formats)}", path=path)
+    return found().describe(path)
+
+
+def _format_list(formats: Any, holds: str | None = None) -> str:
+    """``"ply (.ply), sog (.sog), colmap (folder), ..."``: the registered formats, for messages."""
+    names = [f"{cls.name} ({', '.join(cls.suffixes) or 'folder'})" for cls in formats
+             if holds is None or cls.holds == holds]
+    return f"one of {', '.join(names)}; `splatkit plugins` describes them"
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -95,7 +86,6 @@ def _print_mapping(data: dict[str, Any], indent: str = "") -> None:
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
     from splatkit.plugins import get_plugin_manager
-    from splatkit.stages import STAGE_KINDS
 
     manager = get_plugin_manager()
     rows = []
@@ -108,9 +98,19 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
                 "why_not": reason or "", "from": manager.stages.origin(kind, name),
                 "description": cls.description,
             })
+    formats = []
+    for name in manager.formats.names():
+        fmt = manager.formats.get(name)
+        reason = fmt.unavailable_reason()
+        formats.append({
+            "kind": "format", "name": name, "holds": fmt.holds, "suffixes": list(fmt.suffixes),
+            "writes": fmt.can_write(), "available": reason is None, "why_not": reason or "",
+            "from": manager.formats.origin(name), "description": fmt.description,
+        })
     if args.json:
-        print(json.dumps({"stages": rows, "distributions": manager.distributions()}, indent=2))
+        print(json.dumps({"stages": rows, "formats": formats, "distributions": manager.distributions()}, indent=2))
         return 0
+    rows += formats
     width = max((len(f"{r['kind']}/{r['name']}") for r in rows), default=10)
     for r in rows:
         status = "available" if r["available"] else f"unavailable: {r['why_not']}"
@@ -161,18 +161,17 @@ def _collect_options(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
 
 def _stage_class_or_none(kind: str, name: str | None) -> type | None:
-    """The registered class ``kind/name`` for flag generation; None when unknown (run reports it)."""
+    """The registered class ``kind/name`` for flag generation; None when unknown (run reports it).
+
+    For ``auto`` it is the preferred default candidate (no device probe: ``--help`` stays fast);
+    the backend that runs is chosen when the command runs.
+    """
     from splatkit.plugins import get_plugin_manager
 
     registry = get_plugin_manager().stages
-    if name in (None, "", "auto"):
-        if kind != "train":
-            return None
-        # gsplat and cpu share TrainConfig; which one runs is decided at run time.
-        names = registry.names("train")
-        name = "gsplat" if "gsplat" in names else ("cpu" if "cpu" in names else None)
-        if name is None:
-            return None
+    if name in (None, "", AUTO_BACKEND):
+        candidates = registry.default_candidates(kind)
+        return candidates[0] if candidates else None
     try:
         return registry.get(kind, name)
     except SplatkitError:
@@ -193,7 +192,7 @@ def _backends_for_flags(command: str | None, pre: argparse.Namespace) -> dict[st
     from splatkit.pipeline.config import DEFAULT_BACKENDS
 
     if command in STAGE_KINDS:
-        return {command: pre.backend or DEFAULT_BACKENDS[command]}
+        return {command: pre.backend or AUTO_BACKEND}
     if command in ("run", "demo"):
         chosen: dict[str, str | None] = dict(DEFAULT_BACKENDS)
         if pre.config and Path(pre.config).is_file():
@@ -241,16 +240,13 @@ def _with_demo_preset(options: Any) -> Any:
 
     from splatkit.demo import DEMO_STAGE_OPTIONS
     from splatkit.pipeline.config import PipelineOptions
-    from splatkit.plugins import get_plugin_manager
-    from splatkit.train.trainer import TrainConfig
 
     preset: dict[str, dict[str, Any]] = {}
     for kind, values in DEMO_STAGE_OPTIONS.items():
-        backend = options.backends.get(kind)
-        try:
-            config_cls = TrainConfig if backend == "auto" else get_plugin_manager().stages.get(kind, backend).Config
-        except SplatkitError:
+        stage_cls = _stage_class_or_none(kind, options.backends.get(kind))
+        if stage_cls is None:
             continue  # an unknown backend is reported when the pipeline resolves it
+        config_cls = stage_cls.Config
         fields = {f.name for f in dataclasses.fields(config_cls)}
         preset[kind] = {k: v for k, v in values.items() if k in fields}
     return PipelineOptions(backends=dict(options.backends), options=preset).merged(options)
@@ -341,7 +337,6 @@ def _stage_values(args: argparse.Namespace, kind: str) -> tuple[str | None, dict
 
 
 def _cmd_stage(args: argparse.Namespace) -> int:
-    from splatkit.pipeline.config import DEFAULT_BACKENDS
     from splatkit.pipeline.runner import (
         check_photo_source,
         input_digest_of_path,
@@ -359,7 +354,7 @@ def _cmd_stage(args: argparse.Namespace) -> int:
     if kind == "sfm":
         check_photo_source(source)
     pm = get_plugin_manager()
-    resolved = resolve_stage(kind, backend or DEFAULT_BACKENDS[kind], values, pm.stages)
+    resolved = resolve_stage(kind, backend or AUTO_BACKEND, values, pm.stages)
     if kind == "compress":
         from splatkit.io.ply import read_ply
 
@@ -382,12 +377,17 @@ def _no_progress(update: Any) -> None:
 
 def _cmd_decompress(args: argparse.Namespace) -> int:
     from splatkit.io.ply import write_ply
-    from splatkit.io.sog import decode_sog, read_sog
+    from splatkit.plugins import get_plugin_manager
 
     source, out = Path(args.input), Path(args.out)
     if not source.exists():
         raise InputError("no such file or folder", path=source)
-    cloud = decode_sog(read_sog(source), source=source)
+    formats = get_plugin_manager().formats
+    found = formats.detect(source, holds="splats")
+    if found is None:
+        raise InputError(f"not a splat file splatkit can decode: expected {_format_list(formats, 'splats')}",
+                         path=source)
+    cloud = found().decode(source)
     try:
         write_ply(cloud, out)
     except PermissionError as e:
@@ -453,12 +453,14 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     stage_help = {
         "sfm": ("photos -> camera poses and sparse points (COLMAP layout)", "INPUT",
-                "folder or .zip of photos (or an OpenSfM dataset folder for --backend opensfm)", "pycolmap"),
+                "folder or .zip of photos (or an OpenSfM dataset folder for --backend opensfm)"),
         "train": ("SfM folder -> trained Gaussians (point_cloud.ply, metrics.json)", "SFM_DIR",
-                  "SfM output folder (images/ + sparse/0)", "auto"),
-        "compress": ("3DGS PLY -> compressed splats (scene.sog)", "IN.ply", "trained 3DGS PLY file", "sog"),
+                  "SfM output folder (images/ + sparse/0)"),
+        "compress": ("3DGS PLY -> compressed splats (scene.sog; --backend spz, ply)", "IN.ply",
+                     "trained 3DGS PLY file"),
     }
-    for kind, (text, metavar, in_help, default) in stage_help.items():
+    default = f"{AUTO_BACKEND}: the best registered backend that can run here"
+    for kind, (text, metavar, in_help) in stage_help.items():
         p = sub.add_parser(kind, help=text, allow_abbrev=False,
                            epilog=f"Options of the chosen backend are flags (`splatkit {kind} --backend NAME --help`).")
         p.add_argument("input", metavar=metavar, help=in_help)
@@ -470,8 +472,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
             _add_config_flags(p, cls.Config, kind=kind, prefix="", title=f"{kind}/{cls.name} options")
         p.set_defaults(func=_cmd_stage)
 
-    p = sub.add_parser("decompress", help="SOG (.sog file or folder) -> 3DGS PLY")
-    p.add_argument("input", metavar="IN.sog", help=".sog file or SOG folder")
+    p = sub.add_parser("decompress", help="a splat file (.sog, .spz, a plugin's format) -> 3DGS PLY")
+    p.add_argument("input", metavar="IN", help="splat file or folder (its format is detected)")
     p.add_argument("out", metavar="OUT.ply", help="PLY file to write")
     p.set_defaults(func=_cmd_decompress)
     return parser

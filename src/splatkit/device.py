@@ -9,14 +9,13 @@ Two levels of check:
 - :func:`nvidia_driver_present` is cheap (a file test, no imports): what ``is_available()`` of a
   CUDA backend may use.
 - :func:`cuda_problem` imports torch (never gsplat) and asks it for a device and its compute
-  capability; the answer is cached for the process.
+  capability.
 
 torch is imported only inside functions: ``import splatkit.device`` stays light.
 """
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 from pathlib import Path
 
@@ -46,11 +45,10 @@ def nvidia_driver_present() -> bool:
     return _NVIDIA_DRIVER_FILE.exists()
 
 
-@functools.lru_cache(maxsize=None)
 def cuda_problem(min_capability: tuple[int, int] = MIN_COMPUTE_CAPABILITY) -> str | None:
     """Why CUDA cannot run splatkit's kernels here, or None when it can.
 
-    Imports torch (not gsplat). The answer is cached: devices do not come and go in a process.
+    Imports torch (not gsplat); torch caches its own device query, so asking again is cheap.
 
     Parameters
     ----------

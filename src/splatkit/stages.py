@@ -20,6 +20,8 @@ from splatkit.errors import ContractError
 
 __all__ = [
     "STAGE_KINDS",
+    "AUTO_BACKEND",
+    "NONE_WORDS",
     "StageKind",
     "ProgressUpdate",
     "ProgressCallback",
@@ -37,6 +39,12 @@ STAGE_KINDS: dict[str, tuple[str, str]] = {
     "train": ("Reconstruction + images", "GaussianCloud"),
     "compress": ("GaussianCloud", "CompressedBundle"),
 }
+
+#: Backend name meaning "the registry's default for this machine" (see ``Stage.default_rank``).
+AUTO_BACKEND = "auto"
+#: Option values meaning None, accepted (any case) for options whose default is None, from TOML,
+#: ``--set`` and generated flags alike.
+NONE_WORDS: frozenset[str] = frozenset({"none", "null"})
 
 OutputT = TypeVar("OutputT")
 
@@ -116,6 +124,11 @@ class Stage:
         One line for ``splatkit plugins``.
     install_hint : str
         What to install when unavailable, e.g. ``pip install 'splatkit[sfm]'``.
+    default_rank : int
+        Preference when the user names no backend for this kind: the usable backend with the
+        highest rank runs (see :meth:`unusable_reason`); 0 (the default) means "only when named".
+        Built-ins: sfm pycolmap 100; train gsplat 200, cpu 100; compress sog 100. A plugin that
+        should win where it can run sets a higher rank.
     """
 
     kind: ClassVar[str]
@@ -123,6 +136,7 @@ class Stage:
     Config: ClassVar[type] = _EmptyConfig
     description: ClassVar[str] = ""
     install_hint: ClassVar[str] = ""
+    default_rank: ClassVar[int] = 0
 
     @classmethod
     def is_available(cls) -> bool:
@@ -133,6 +147,16 @@ class Stage:
     def unavailable_reason(cls) -> str | None:
         """Why the backend cannot run here (with the fix), or None when it can."""
         return None
+
+    @classmethod
+    def unusable_reason(cls) -> str | None:
+        """Why the backend should not be chosen by default here, or None when it should.
+
+        A deeper check than :meth:`unavailable_reason`, asked only when choosing a default
+        backend; it may import heavy packages (the gsplat trainer asks torch for a CUDA device).
+        The default is :meth:`unavailable_reason`.
+        """
+        return cls.unavailable_reason()
 
     def run(
         self,
@@ -159,7 +183,15 @@ def config_from_mapping(config_cls: type, values: Mapping[str, Any], *, where: s
 
     Values are converted to the field's scalar type (``"3"`` -> 3 for an ``int`` option, also for
     ``int | None``), taken from its annotation or, failing that, from its default. A bool is not
-    accepted for an int or float option.
+    accepted for an int or float option. For an option whose default is None, a string in
+    :data:`NONE_WORDS` (``"none"``, ``"null"``, any case) means None. The pipeline, the CLI and
+    plugins all build configs through this one function.
+
+    Raises
+    ------
+    ContractError
+        An unknown option (listing the known ones), a value of the wrong type, or a missing
+        required option.
     """
     fields = {f.name: f for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(values) - set(fields))
@@ -172,6 +204,7 @@ def config_from_mapping(config_cls: type, values: Mapping[str, Any], *, where: s
         hints = typing.get_type_hints(config_cls)
     except Exception:  # an annotation that does not resolve here: fall back to the defaults' types
         hints = {}
+    values = {k: (None if _means_none(v) and fields[k].default is None else v) for k, v in values.items()}
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
         kind = _scalar_kind(hints.get(key), fields[key])
@@ -183,6 +216,10 @@ def config_from_mapping(config_cls: type, values: Mapping[str, Any], *, where: s
 
 
 _SCALARS = (bool, int, float, str)
+
+
+def _means_none(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower() in NONE_WORDS
 
 
 def _scalar_kind(hint: Any, f: dataclasses.Field) -> type | None:

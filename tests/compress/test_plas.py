@@ -244,18 +244,3 @@ def test_plas_encoder_on_cuda_round_trips() -> None:
     enc = encode_sog(cloud, SogEncodeOptions(order="plas", device="cuda"))
     assert enc.order_stats["device"] == "cuda"
     assert len(sog.decode_sog(enc.bundle)) == 5000
-
-
-def test_morton_start_is_a_valid_order_and_starts_coherent() -> None:
-    cloud = synthetic_cloud(1000, 0, seed=12)
-    width, height = sog.image_size(1000)
-    f = plas_features(cloud.means, cloud.sh0, cloud.log_scales, cloud.opacity_logits, cloud.quats)
-    no_sort = PlasSchedule(max_radius=1, max_steps=1, min_configs=1, max_configs=1)
-    started = plas_order(f, width, height, schedule=no_sort, seed=0, device="cpu", positions=cloud.means)
-    shuffled = plas_order(f, width, height, schedule=no_sort, seed=0, device="cpu")
-    for result in (started, shuffled):
-        assert np.array_equal(np.sort(result.order[~result.padding]), np.arange(1000))
-    pos = plas_features(cloud.means, cloud.sh0, cloud.log_scales, cloud.opacity_logits, cloud.quats,
-                        weights={"means": 1.0})
-    assert (_neighbour_cost(pos, started.order, height, width)
-            < 0.5 * _neighbour_cost(pos, shuffled.order, height, width))

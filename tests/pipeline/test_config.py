@@ -16,8 +16,12 @@ from splatkit.pipeline.runner import resolve_stages
 from splatkit.stages import config_to_dict
 
 
-def test_defaults_are_the_issue_s_backends() -> None:
-    assert DEFAULT_BACKENDS == {"sfm": "pycolmap", "train": "auto", "compress": "sog"}
+def test_defaults_are_the_issue_s_backends(manager) -> None:
+    # The pipeline names no backend; the registry's ranks make the issue's defaults.
+    assert DEFAULT_BACKENDS == {"sfm": "auto", "train": "auto", "compress": "auto"}
+    resolved = resolve_stages(PipelineOptions(), manager.stages, require_available=False)
+    assert [r.backend for r in resolved][::2] == ["pycolmap", "sog"]
+    assert resolved[1].backend in ("gsplat", "cpu")
 
 
 def test_parse_assignment() -> None:
@@ -81,32 +85,25 @@ def test_auto_train_backend_says_why(manager) -> None:
     assert train.backend in ("gsplat", "cpu") and train.note.startswith(f"auto: {train.backend}")
 
 
-class _Registry:
-    """Just enough of StageRegistry for choose_train_backend."""
+def test_auto_asks_the_registry_so_a_plugin_backend_can_be_the_default() -> None:
+    """The pipeline names no backend: a plugin with a higher default_rank that can run wins."""
+    from splatkit import Stage, hookimpl
+    from splatkit.pipeline.runner import resolve_stage
+    from splatkit.plugins import PluginManager
+    from splatkit.train.trainer import TrainConfig
 
-    def __init__(self, gsplat_reason: str | None, names=("cpu", "gsplat")) -> None:
-        self._names, self._reason = list(names), gsplat_reason
+    class Faster(Stage):
+        kind, name, Config, default_rank = "train", "faster", TrainConfig, 1000
 
-    def names(self, kind: str) -> list[str]:
-        return self._names
+    class Plugin:
+        @hookimpl
+        def splatkit_register_stages(self, registry) -> None:
+            registry.add(Faster)
 
-    def get(self, kind: str, name: str):
-        reason = self._reason
-
-        class Stage:
-            @staticmethod
-            def unavailable_reason() -> str | None:
-                return reason
-        return Stage
-
-
-def test_auto_picks_gsplat_only_when_it_is_available_and_cuda_works(monkeypatch) -> None:
-    from splatkit.pipeline import runner
-
-    monkeypatch.setattr(runner, "_cuda_problem", lambda: None)
-    assert runner.choose_train_backend(_Registry(None))[0] == "gsplat"
-    name, why = runner.choose_train_backend(_Registry("missing gsplat"))
-    assert (name, why) == ("cpu", "auto: cpu, because missing gsplat")
-    assert runner.choose_train_backend(_Registry(None, names=("cpu",)))[1].endswith("not registered")
-    monkeypatch.setattr(runner, "_cuda_problem", lambda: "torch sees no CUDA device")
-    assert runner.choose_train_backend(_Registry(None)) == ("cpu", "auto: cpu, because torch sees no CUDA device")
+    manager = PluginManager(load_entrypoints=False)
+    manager.register(Plugin(), "faster-plugin")
+    resolved = resolve_stage("train", "auto", {"steps": "10"}, manager.stages)
+    assert (resolved.backend, resolved.note) == ("faster", "auto: faster")
+    assert resolved.config.steps == 10
+    for kind, builtin in (("sfm", "pycolmap"), ("compress", "sog")):
+        assert manager.stages.default_candidates(kind)[0].name == builtin

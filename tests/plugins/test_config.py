@@ -26,6 +26,9 @@ from tests.plugins.conftest import EchoConfig
     ({"label": "sog"}, {"label": "sog"}),
     ({"seed": "42"}, {"seed": 42}),  # ``int | None``: coerced by its annotation, not its None default
     ({"seed": None}, {"seed": None}),
+    ({"seed": "none"}, {"seed": None}),  # one rule for TOML, --set and flags: "none" is None ...
+    ({"seed": " NULL "}, {"seed": None}),
+    ({"label": "none"}, {"label": "none"}),  # ... only where the default is None
 ])
 def test_values_are_coerced_to_the_option_type(values: dict, expected: dict) -> None:
     config = config_from_mapping(EchoConfig, values)
@@ -45,7 +48,8 @@ def test_values_are_coerced_to_the_option_type(values: dict, expected: dict) -> 
     ({"scale": False}, "scale"),
     ({"verbose": "maybe"}, "verbose"),
     ({"verbose": 1}, "verbose"),
-    ({"seed": "none"}, "seed"),
+    ({"seed": "nothing"}, "seed"),
+    ({"steps": "none"}, "steps"),  # steps defaults to 3, so "none" is not a value for it
 ])
 def test_uncoercible_values_are_a_contract_error_naming_the_option(values: dict, option: str) -> None:
     with pytest.raises(ContractError, match=rf"^train/cpu: {option}: expected \w+, got") as excinfo:

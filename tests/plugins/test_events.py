@@ -112,3 +112,37 @@ def test_events_with_no_listener_do_nothing(manager: PluginManager) -> None:
     manager.stage_started("sfm/pycolmap", {}, "/out")
     manager.stage_finished("sfm/pycolmap", {}, 0.0, [])
     manager.stage_failed("sfm/pycolmap", RuntimeError("x"), 0.0)
+
+
+def test_hooks_run_through_pluggy_so_wrappers_and_tracing_see_them(manager: PluginManager) -> None:
+    """A ``wrapper=True`` implementation runs around the others (it did not when the manager
+    called implementations one by one), and pluggy's own tracing records the calls."""
+    seen: list[str] = []
+
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def splatkit_stage_finished(self, stage: str) -> Any:
+            seen.append(f"before {stage}")
+            result = yield
+            seen.append(f"after {stage}")
+            return result
+
+        @hookimpl(wrapper=True)
+        def splatkit_register_stages(self, registry: Any) -> Any:
+            seen.append("register wrapped")
+            return (yield)
+
+    recorder = Recorder()
+    manager.register(recorder, "recorder")
+    manager.register(Wrapper(), "wrapper")
+    traced: list[str] = []
+    undo = manager._pm.add_hookcall_monitoring(lambda name, impls, kwargs: traced.append(name),
+                                               lambda outcome, name, impls, kwargs: None)
+    try:
+        manager.stage_finished("train/cpu", {}, 1.0, [])
+        manager.stages
+    finally:
+        undo()
+    assert seen == ["before train/cpu", "after train/cpu", "register wrapped"]
+    assert [k for k, _ in recorder.calls] == ["finished"]
+    assert traced == ["splatkit_stage_finished", "splatkit_register_stages"]

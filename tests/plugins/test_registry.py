@@ -74,8 +74,7 @@ def test_class_missing_a_stage_attribute_is_rejected(missing: str) -> None:
                   "is_available": classmethod(lambda cls: True), "run": lambda self, *a: None}
     del attributes[missing]
     not_a_stage = type("NotAStage", (), attributes)
-    registry = StageRegistry()
-    registry.current_plugin = "broken-plugin"
+    registry = StageRegistry(origin_of=lambda: "broken-plugin")
 
     with pytest.raises(PluginError, match=rf"lacks \['{missing}'\].*subclass splatkit.Stage") as excinfo:
         registry.add(not_a_stage)
@@ -163,3 +162,37 @@ def test_require_available_returns_an_available_stage(manager: PluginManager) ->
 def test_require_available_of_unknown_name_is_a_plugin_error(manager: PluginManager) -> None:
     with pytest.raises(PluginError, match="unknown compress backend"):
         manager.stages.require_available("compress", "nope")
+
+
+def _ranked(name: str, rank: int, unusable: str | None = None) -> type[Stage]:
+    stage = make_stage("train", name)
+    stage.default_rank = rank
+    stage.unusable_reason = classmethod(lambda cls: unusable)
+    return stage
+
+
+def test_the_default_is_the_usable_backend_with_the_highest_rank(manager: PluginManager) -> None:
+    manager.register(StagePlugin(_ranked("never", 0), _ranked("cpu", 100), _ranked("gpu", 200, "no CUDA device"),
+                                 _ranked("best", 300, "missing fastlib")), "p")
+    assert [c.name for c in manager.stages.default_candidates("train")] == ["best", "gpu", "cpu"]
+    name, why = manager.stages.choose_default("train")
+    assert name == "cpu"
+    assert why == "auto: cpu, because train/best: missing fastlib; train/gpu: no CUDA device"
+
+
+def test_no_usable_default_says_why_for_each_candidate(manager: PluginManager) -> None:
+    manager.register(StagePlugin(_ranked("gpu", 200, "no CUDA device"), _ranked("manual", 0)), "p")
+    with pytest.raises(BackendUnavailableError, match="train/gpu: no CUDA device"):
+        manager.stages.choose_default("train")
+    with pytest.raises(BackendUnavailableError, match=r"no sfm backend is registered as a default"):
+        manager.stages.choose_default("sfm")
+
+
+def test_builtin_train_default_follows_the_device_check() -> None:
+    from splatkit.device import cuda_problem
+
+    manager = PluginManager(load_entrypoints=False)
+    name, why = manager.stages.choose_default("train")
+    assert name == ("gsplat" if manager.stages.get("train", "gsplat").unusable_reason() is None else "cpu")
+    if name == "cpu" and cuda_problem() is not None:
+        assert cuda_problem() in why

@@ -28,6 +28,7 @@ import math
 
 import numpy as np
 
+from splatkit.device import resolve_device
 from splatkit.errors import ContractError
 
 __all__ = ["MAX_PALETTE_SIZE", "palette_size", "fit_sh_palette", "kmeans_flat_numpy", "order_palette_by_position"]
@@ -201,16 +202,6 @@ def _kmeans_torch(x: np.ndarray, k: int, iterations: int, rng: np.random.Generat
     return cen.cpu().numpy(), labels.cpu().numpy()
 
 
-def _cuda_device() -> str | None:
-    import importlib.util
-
-    if importlib.util.find_spec("torch") is None:
-        return None
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else None
-
-
 def fit_sh_palette(x: np.ndarray, k: int, *, iterations: int = 10, seed: int = 0,
                    device: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """Fit a palette of at most ``k`` entries to SH rows.
@@ -241,18 +232,14 @@ def fit_sh_palette(x: np.ndarray, k: int, *, iterations: int = 10, seed: int = 0
     if not 1 <= k <= MAX_PALETTE_SIZE:
         raise ContractError(f"palette size must be in 1..{MAX_PALETTE_SIZE}, got {k}", field="palette_size",
                             expected=f"1..{MAX_PALETTE_SIZE}", actual=k)
-    if device not in ("auto", "cpu", "cuda"):
-        raise ContractError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}", field="device")
+    resolved = resolve_device(device, what="SH palette k-means")
     n = x.shape[0]
     if n <= k:
         return x.copy(), np.arange(n, dtype=np.int64)
     rng = np.random.default_rng(seed)
-    cuda = _cuda_device() if device in ("auto", "cuda") else None
-    if device == "cuda" and cuda is None:
-        raise ContractError("fit_sh_palette: device='cuda' but torch with CUDA is not available", field="device")
-    if cuda is not None:
-        logger.debug("SH palette: flat k-means on %s, N=%d K=%d D=%d", cuda, n, k, x.shape[1])
-        return _kmeans_torch(x, k, iterations, rng, cuda)
+    if resolved == "cuda":
+        logger.debug("SH palette: flat k-means on cuda, N=%d K=%d D=%d", n, k, x.shape[1])
+        return _kmeans_torch(x, k, iterations, rng, "cuda")
     logger.debug("SH palette: two-level k-means on CPU, N=%d K=%d D=%d", n, k, x.shape[1])
     return _kmeans_two_level(x, k, iterations, rng)
 

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from splatkit.device import resolve_device
 from splatkit.errors import ContractError
 
 if TYPE_CHECKING:
@@ -72,9 +73,8 @@ class PlasSchedule:
         the first that gains less than ``improvement_break``; never more than ``max_configs``
         (reference: at least 4, no cap).
     max_radius : int or None
-        Start the radius schedule here instead of at half the grid side: for a grid that starts
-        from a spatially coherent arrangement (:func:`plas_order`'s ``start="morton"``), the
-        coarse radii only undo that order.
+        Start the radius schedule here instead of at half the grid side (with ``sort_grid``'s
+        ``initial`` arrangement already coherent, the coarse radii only undo that order).
     """
 
     radius_decay: float = 0.95
@@ -199,18 +199,7 @@ class PlasResult:
 
 
 def _resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in ("cpu", "cuda"):
-        raise ContractError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}", field="device")
-    if device == "cuda" and not torch.cuda.is_available():
-        from splatkit.errors import BackendUnavailableError
-
-        raise BackendUnavailableError("PLAS on 'cuda' was asked for but torch sees no CUDA device",
-                                      kind="compress", name="sog", install_hint="use device='cpu' or 'auto'")
-    return device
+    return resolve_device(device, what="PLAS sorting")
 
 
 def _box_blur(grid: "torch.Tensor", rx: int, ry: int) -> "torch.Tensor":
@@ -390,7 +379,7 @@ def _sort(x_np: np.ndarray, height: int, width: int, schedule: PlasSchedule, see
 
 
 def plas_order(features: np.ndarray, width: int, height: int, *, schedule: PlasSchedule | None = None,
-               seed: int = 0, device: str = "auto", positions: np.ndarray | None = None) -> PlasResult:
+               seed: int = 0, device: str = "auto") -> PlasResult:
     """PLAS order of ``N`` splats on a ``W x H`` texture, padding the ``W * H - N`` spare pixels.
 
     Padding pixels copy randomly chosen real splats (so they sort next to their twin and cost
@@ -403,12 +392,6 @@ def plas_order(features: np.ndarray, width: int, height: int, *, schedule: PlasS
         From :func:`plas_features`.
     width, height : int
         The texture size (``W * H >= N``).
-    positions : [N, 3], optional
-        Start from the 3-D Morton order laid along a 2-D Z-order curve of the texture (a
-        spatially coherent grid) instead of a random shuffle; use with a schedule whose
-        ``max_radius`` skips the coarse radii (e.g. ``PlasSchedule(max_radius=8)``), which
-        refines that grid only locally. The encoder does not use this start (measured larger
-        files, docs/compression.md).
 
     Returns
     -------
@@ -422,28 +405,8 @@ def plas_order(features: np.ndarray, width: int, height: int, *, schedule: PlasS
     rng = np.random.default_rng(seed)
     twins = rng.choice(n, size=pixels - n, replace=pixels - n > n) if pixels > n else np.zeros(0, np.int64)
     source = np.concatenate([np.arange(n), twins]).astype(np.int64)      # feature row -> splat index
-    initial = None
-    if positions is not None:
-        from splatkit.compress.ordering import morton_order
-
-        rank = np.empty(n, np.int64)
-        rank[morton_order(np.asarray(positions, np.float64))] = np.arange(n)
-        # feature rows along the 3-D Morton curve, each padding copy right after its twin
-        rows = np.lexsort((np.arange(pixels) >= n, rank[source]))
-        initial = np.empty(pixels, np.int64)
-        initial[_z_curve(width, height)] = rows
-    grid, stats = sort_grid(x[source], height, width, schedule=schedule, seed=seed, device=device,
-                            initial=initial)
+    grid, stats = sort_grid(x[source], height, width, schedule=schedule, seed=seed, device=device)
     order = source[grid]
     padding = grid >= n
     stats["padding"] = int(padding.sum())
     return PlasResult(order=order, padding=padding, stats=stats)
-
-
-def _z_curve(width: int, height: int) -> np.ndarray:
-    """Row-major pixel indices of a ``W x H`` grid in 2-D Z-order (Morton) sequence."""
-    from splatkit.compress.ordering import _spread_bits
-
-    yy, xx = np.divmod(np.arange(width * height, dtype=np.int64), width)
-    codes = _spread_bits(xx.astype(np.uint64)) | (_spread_bits(yy.astype(np.uint64)) << np.uint64(1))
-    return np.argsort(codes, kind="stable")

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from splatkit.contracts import GaussianCloud
+from splatkit.device import resolve_device
 from splatkit.errors import ContractError
 
 __all__ = ["DEFAULT_MAX_SPLATS", "orbit_cameras", "render_psnr", "render_unavailable_reason",
@@ -53,8 +54,10 @@ def render_unavailable_reason(backend: str = "cpu") -> str | None:
 
 
 def choose_render_backend(device: str = "auto") -> str:
-    """``"gsplat"`` when ``device`` allows CUDA and gsplat can run, else ``"cpu"``."""
-    if device in ("auto", "cuda") and render_unavailable_reason("gsplat") is None:
+    """``"gsplat"`` when ``device`` resolves to CUDA (:func:`splatkit.device.resolve_device`) and
+    gsplat can run, else ``"cpu"``."""
+    if resolve_device(device, what="the compression render check") == "cuda" \
+            and render_unavailable_reason("gsplat") is None:
         return "gsplat"
     return "cpu"
 

@@ -40,9 +40,11 @@ import numpy as np
 from splatkit.contracts.gaussians import SH_COEFFS_FOR_DEGREE, GaussianCloud
 from splatkit.contracts.georeference import Georeference
 from splatkit.errors import ContractError, InputError
+from splatkit.formats import Format
 from splatkit.io.atomic import atomic_path
 
 __all__ = [
+    "PlyFormat",
     "GEOREFERENCE_COMMENT",
     "canonical_property_names",
     "decode_ply",
@@ -577,3 +579,24 @@ def info(path: str | Path) -> dict[str, Any]:
         "georeference": None if cloud.georeference is None else cloud.georeference.to_dict(),
     }
 
+
+
+class PlyFormat(Format):
+    """The 3DGS PLY layout (``x y z``, ``f_dc_*``, ``f_rest_*``, ``opacity``, ``scale_*``, ``rot_*``)."""
+
+    name = "ply"
+    holds = "splats"
+    suffixes = (".ply",)
+    description = "3D Gaussian Splatting PLY (INRIA layout; ASCII or binary, any SH degree)"
+
+    def detect(self, path: Path) -> bool:
+        return is_ply_file(path)
+
+    def describe(self, path: Path) -> dict[str, Any]:
+        return info(path)
+
+    def decode(self, path: Path) -> GaussianCloud:
+        return read_ply(path)
+
+    def write(self, cloud: GaussianCloud, path: Path) -> Path:
+        return write_ply(cloud, path)

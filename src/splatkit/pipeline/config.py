@@ -9,7 +9,7 @@ options (the fields of its ``Config`` dataclass)::
     max_image_size = 2000
 
     [train]
-    backend = "cpu"        # "auto": gsplat when CUDA works, else cpu
+    backend = "cpu"        # "auto" (the default): the registry's best backend that can run here
     steps = 2000
 
     [compress]
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from splatkit.errors import ContractError, InputError
-from splatkit.stages import config_from_mapping, config_to_dict
+from splatkit.stages import AUTO_BACKEND, STAGE_KINDS, config_from_mapping, config_to_dict
 
 __all__ = [
     "STAGE_ORDER",
@@ -43,17 +43,15 @@ __all__ = [
     "parse_assignment",
     "options_from_mapping",
     "build_stage_config",
-    "accepts_none",
     "to_toml",
 ]
 
-#: Stage kinds in the order the pipeline runs them.
-STAGE_ORDER: tuple[str, ...] = ("sfm", "train", "compress")
-#: Backend name meaning "choose for this machine" (only the training stage has a choice to make).
-AUTO = "auto"
-#: Embedded defaults (issue #6): pycolmap SfM, gsplat on a working CUDA GPU else cpu, SOG output.
-DEFAULT_BACKENDS: dict[str, str] = {"sfm": "pycolmap", "train": AUTO, "compress": "sog"}
-_NONE_WORDS = frozenset({"none", "null"})
+#: Stage kinds in the order the pipeline runs them (``splatkit.stages.STAGE_KINDS``).
+STAGE_ORDER: tuple[str, ...] = tuple(STAGE_KINDS)
+AUTO = AUTO_BACKEND
+#: Embedded defaults: every stage's backend is chosen by the registry (the usable backend with the
+#: highest ``default_rank``: pycolmap SfM, gsplat on a working CUDA GPU else cpu, SOG output).
+DEFAULT_BACKENDS: dict[str, str] = {kind: AUTO for kind in STAGE_ORDER}
 
 
 @dataclass(frozen=True)
@@ -146,25 +144,15 @@ def parse_assignment(text: str) -> tuple[str, str, str]:
     return kind, name.strip(), value.strip()
 
 
-def accepts_none(config_cls: type, name: str) -> bool:
-    """Whether option ``name`` of ``config_cls`` may be None (its default is None)."""
-    for f in dataclasses.fields(config_cls):
-        if f.name == name:
-            return f.default is None
-    return False
-
-
 def build_stage_config(config_cls: type, values: Mapping[str, Any], *, where: str) -> Any:
-    """``config_cls`` from raw values: ``"none"`` means None for options that default to None.
+    """``config_cls`` from raw values (see :func:`splatkit.stages.config_from_mapping`).
 
     Raises
     ------
     ContractError
         An unknown option (listing the known ones) or a value of the wrong type.
     """
-    cleaned = {k: (None if isinstance(v, str) and v.strip().lower() in _NONE_WORDS and accepts_none(config_cls, k)
-                   else v) for k, v in values.items()}
-    return config_from_mapping(config_cls, cleaned, where=where)
+    return config_from_mapping(config_cls, values, where=where)
 
 
 # -----------------------------------------------------------------------------------------------

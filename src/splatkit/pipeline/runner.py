@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from splatkit.errors import InputError
+from splatkit.errors import BackendUnavailableError, InputError
 from splatkit.pipeline import events_log
 from splatkit.pipeline import manifest as mf
 from splatkit.pipeline.config import (
@@ -47,7 +47,6 @@ __all__ = [
     "run_stage",
     "resolve_stage",
     "resolve_stages",
-    "choose_train_backend",
     "prepare_out_dir",
     "check_photo_source",
     "input_digest_of_path",
@@ -134,36 +133,6 @@ class RunResult:
 # Choosing backends and options
 
 
-def choose_train_backend(registry: Any) -> tuple[str, str]:
-    """``("gsplat", why)`` when gsplat is registered, installed and torch sees a usable CUDA GPU,
-    else ``("cpu", why not gsplat)``. Imports torch (only when gsplat is otherwise available)."""
-    reason: str | None
-    if "gsplat" not in registry.names("train"):
-        reason = "the gsplat backend is not registered"
-    else:
-        reason = registry.get("train", "gsplat").unavailable_reason()
-        if reason is None:
-            reason = _cuda_problem()
-    if reason is None:
-        return "gsplat", "auto: gsplat (a CUDA GPU is available)"
-    return "cpu", f"auto: cpu, because {reason}"
-
-
-def _cuda_problem() -> str | None:
-    try:
-        import torch
-    except ImportError:
-        return "torch is not installed"
-    if not torch.cuda.is_available():
-        return "torch sees no CUDA device"
-    from splatkit.train.backends import MIN_COMPUTE_CAPABILITY
-
-    cc = torch.cuda.get_device_capability()
-    if cc < MIN_COMPUTE_CAPABILITY:
-        return f"the GPU has compute capability {cc[0]}.{cc[1]} (gsplat needs 7.0)"
-    return None
-
-
 def _as_options(config: PipelineOptions | Mapping[str, Any] | str | Path | None) -> PipelineOptions:
     if config is None:
         return PipelineOptions()
@@ -176,7 +145,7 @@ def _as_options(config: PipelineOptions | Mapping[str, Any] | str | Path | None)
 
 def resolve_stage(kind: str, name: str, values: Mapping[str, Any], registry: Any, *,
                   require_available: bool = True) -> ResolvedStage:
-    """One stage's backend class and typed config; ``name`` may be ``"auto"`` for training.
+    """One stage's backend class and typed config; ``name`` ``"auto"`` (or empty) asks the registry.
 
     Raises
     ------
@@ -189,10 +158,15 @@ def resolve_stage(kind: str, name: str, values: Mapping[str, Any], registry: Any
     """
     note = ""
     if not name or name == AUTO:
-        if kind != "train":
-            raise InputError(f"backend 'auto' is only meaningful for the train stage; name a {kind} backend")
-        name, note = choose_train_backend(registry)
-        logger.info("train backend %s", note)
+        try:
+            name, note = registry.choose_default(kind)
+        except BackendUnavailableError:
+            candidates = registry.default_candidates(kind)
+            if require_available or not candidates:
+                raise
+            # Printing a config on a machine that cannot run it: show the preferred backend.
+            name, note = candidates[0].name, f"auto: {candidates[0].name} (cannot run on this machine)"
+        logger.info("%s backend %s", kind, note)
     cls = registry.require_available(kind, name) if require_available else registry.get(kind, name)
     config = build_stage_config(cls.Config, values, where=f"{kind}/{name}")
     return ResolvedStage(kind=kind, backend=name, stage_cls=cls, config=config, note=note)

@@ -7,13 +7,14 @@ from splatkit.plugins.manager import (
     PluginManager,
     get_plugin_manager,
 )
-from splatkit.plugins.registry import StageRegistry
+from splatkit.plugins.registry import FormatRegistry, StageRegistry
 from splatkit.plugins.spec import hookimpl, hookspec
 
 __all__ = [
     "BUILTIN_PLUGINS",
     "DISABLE_AUTOLOAD_ENV",
     "ENTRY_POINT_GROUP",
+    "FormatRegistry",
     "PluginManager",
     "StageRegistry",
     "get_plugin_manager",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import os
 import time
@@ -12,7 +13,7 @@ import pluggy
 
 from splatkit.errors import PluginError
 from splatkit.plugins import spec
-from splatkit.plugins.registry import StageRegistry
+from splatkit.plugins.registry import FormatRegistry, StageRegistry
 
 __all__ = ["BUILTIN_PLUGINS", "ENTRY_POINT_GROUP", "DISABLE_AUTOLOAD_ENV", "PluginManager", "get_plugin_manager"]
 
@@ -25,6 +26,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "splatkit.train.backends",
     "splatkit.compress.sog_backend",
     "splatkit.compress.ply_backend",
+    "splatkit.compress.formats",
+    "splatkit.sfm.formats",
     "splatkit.pipeline.events_log",
 )
 ENTRY_POINT_GROUP = "splatkit"
@@ -32,7 +35,7 @@ DISABLE_AUTOLOAD_ENV = "SPLATKIT_DISABLE_PLUGIN_AUTOLOAD"
 
 
 class PluginManager:
-    """Typed facade over pluggy; core code never calls ``pm.hook`` directly.
+    """Typed facade over pluggy: core code asks it, never ``pm.hook``; it calls hooks through ``pm.hook``.
 
     Parameters
     ----------
@@ -61,7 +64,8 @@ class PluginManager:
             self._pm.check_pending()
         except pluggy.PluginValidationError as e:
             raise PluginError(f"a plugin implements an unknown hook: {e}") from e
-        self._registry: StageRegistry | None = None
+        self._stages: StageRegistry | None = None
+        self._formats: FormatRegistry | None = None
 
     def register(self, plugin: object, name: str | None = None) -> None:
         """Register a plugin object (module or instance) after construction; resets the stage cache.
@@ -79,11 +83,11 @@ class PluginManager:
                               f"{detail}") from e
         except ValueError as e:  # pluggy: plugin or name already registered
             raise PluginError(f"plugin {name or plugin!r} cannot be registered: {e}") from e
-        self._registry = None
+        self._stages = self._formats = None
 
     def unregister(self, name: str) -> None:
         self._pm.unregister(name=name)
-        self._registry = None
+        self._stages = self._formats = None
 
     def plugin_names(self) -> list[str]:
         """Names of registered plugins (modules and entry points)."""
@@ -95,17 +99,43 @@ class PluginManager:
 
     @property
     def stages(self) -> StageRegistry:
-        """All registered stage classes (built once, then cached)."""
-        if self._registry is None:
-            registry = StageRegistry()
-            # Call each plugin's implementation separately, in registration order (built-ins
-            # first), so a duplicate name blames the later plugin.
-            for impl in self._pm.hook.splatkit_register_stages.get_hookimpls():
-                registry.current_plugin = impl.plugin_name
-                impl.function(registry=registry)
-            registry.current_plugin = ""
-            self._registry = registry
-        return self._registry
+        """All registered stage classes (built once through ``splatkit_register_stages``, then cached)."""
+        if self._stages is None:
+            registry = StageRegistry(origin_of=lambda: self._running_plugin("splatkit_register_stages"))
+            self._pm.hook.splatkit_register_stages(registry=registry)
+            registry.reorder(self.plugin_names())
+            self._stages = registry
+        return self._stages
+
+    @property
+    def formats(self) -> FormatRegistry:
+        """All registered file formats (built once through ``splatkit_register_formats``, then cached)."""
+        if self._formats is None:
+            registry = FormatRegistry(origin_of=lambda: self._running_plugin("splatkit_register_formats"))
+            self._pm.hook.splatkit_register_formats(registry=registry)
+            registry.reorder(self.plugin_names())
+            self._formats = registry
+        return self._formats
+
+    def _running_plugin(self, hook_name: str) -> str:
+        """Name of the plugin whose ``hook_name`` implementation is on the call stack, or "".
+
+        pluggy runs the implementations; their identity is in its hookimpl records, so we look
+        for one of their frames (and, for methods, the same ``self``) above this call.
+        """
+        impls = getattr(self._pm.hook, hook_name).get_hookimpls()
+        frame = inspect.currentframe()
+        while frame is not None:
+            for impl in impls:
+                function = impl.function
+                code = getattr(getattr(function, "__func__", function), "__code__", None)
+                if frame.f_code is not code:
+                    continue
+                owner = getattr(function, "__self__", None)
+                if owner is None or (code.co_varnames and frame.f_locals.get(code.co_varnames[0]) is owner):
+                    return impl.plugin_name
+            frame = frame.f_back
+        return ""
 
     # Stage events: never let a failing notifier break a run.
     def stage_started(self, stage: str, config: dict[str, Any], workdir: str) -> None:
@@ -118,15 +148,52 @@ class PluginManager:
         self._notify("splatkit_stage_failed", stage=stage, error=error, seconds=seconds)
 
     def _notify(self, hook_name: str, **kwargs: Any) -> None:
-        hook = getattr(self._pm.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):
-            args = {k: v for k, v in kwargs.items() if k in impl.argnames}
+        """Call ``hook_name`` through pluggy; a listener that raises is logged and skipped.
+
+        The first call goes through ``pm.hook`` (wrappers, ordering and tracing as pluggy does
+        them). pluggy stops at the first exception, so after one we log it naming the plugin and
+        call the listeners pluggy had not reached yet, again through pluggy, without the failed one.
+        """
+        caller = getattr(self._pm.hook, hook_name)
+        # pluggy calls non-wrapper implementations in reverse order of get_hookimpls().
+        pending = [impl.plugin for impl in reversed(caller.get_hookimpls()) if not _is_wrapper(impl)]
+        while True:
             start = time.perf_counter()
             try:
-                impl.function(**args)
-            except Exception:
-                logger.exception("plugin %s failed in %s; continuing", impl.plugin_name, hook_name)
-            logger.debug("%s.%s took %.3f s", impl.plugin_name, hook_name, time.perf_counter() - start)
+                caller(**kwargs)
+                logger.debug("%s took %.3f s", hook_name, time.perf_counter() - start)
+                return
+            except Exception as e:
+                failed = self._failed_plugin(hook_name, e)
+                name = self._pm.get_name(failed) if failed is not None else "an unknown plugin"
+                logger.exception("plugin %s failed in %s; continuing", name, hook_name)
+                if failed is None or failed not in pending:
+                    return
+                pending = pending[pending.index(failed) + 1:]
+                if not pending:
+                    return
+                others = [p for p in self._pm.get_plugins() if p not in pending]
+                caller = self._pm.subset_hook_caller(hook_name, remove_plugins=others)
+
+    def _failed_plugin(self, hook_name: str, error: BaseException) -> object | None:
+        """The plugin whose ``hook_name`` implementation raised ``error`` (from its traceback)."""
+        impls = getattr(self._pm.hook, hook_name).get_hookimpls()
+        found = None
+        tb = error.__traceback__
+        while tb is not None:  # the deepest matching frame is the implementation that raised
+            for impl in impls:
+                function = impl.function
+                code = getattr(getattr(function, "__func__", function), "__code__", None)
+                owner = getattr(function, "__self__", None)
+                if tb.tb_frame.f_code is code and (
+                        owner is None or tb.tb_frame.f_locals.get(code.co_varnames[0]) is owner):
+                    found = impl.plugin
+            tb = tb.tb_next
+        return found
+
+
+def _is_wrapper(impl: Any) -> bool:
+    return bool(getattr(impl, "wrapper", False) or getattr(impl, "hookwrapper", False))
 
 
 _default: PluginManager | None = None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from splatkit.plugins.registry import StageRegistry
+    from splatkit.plugins.registry import FormatRegistry, StageRegistry
 
 PROJECT_NAME = "splatkit"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -23,6 +23,16 @@ def splatkit_register_stages(registry: StageRegistry) -> None:
 
     Built-in backends use this same hook. ``registry.add`` rejects duplicate names and classes
     that lack the stage attributes, so a broken plugin fails when it loads, not mid-run.
+    """
+
+
+@hookspec
+def splatkit_register_formats(registry: FormatRegistry) -> None:
+    """Add file formats with ``registry.add(FormatClass)`` (a :class:`splatkit.formats.Format`).
+
+    ``splatkit info``, ``decompress`` and ``view`` find a path's format by asking each registered
+    format's ``detect`` in registration order (built-ins first). Built-in formats (SOG, 3DGS PLY,
+    SPZ, COLMAP models, OpenSfM folders, photo folders and ZIPs) use this same hook.
     """
 
 

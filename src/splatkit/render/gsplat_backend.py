@@ -10,12 +10,12 @@ from __future__ import annotations
 import importlib.util
 from typing import TYPE_CHECKING, Any
 
+from splatkit.device import cuda_problem
 from splatkit.errors import BackendUnavailableError
 
 if TYPE_CHECKING:
     import torch
 
-MIN_COMPUTE_CAPABILITY = (7, 0)
 _INSTALL_HINT = "pip install 'splatkit[train]' with a CUDA build of torch, on an NVIDIA GPU"
 
 
@@ -58,18 +58,7 @@ def gsplat_unavailable_reason() -> str | None:
     for module in ("torch", "gsplat"):
         if importlib.util.find_spec(module) is None:
             return f"the '{module}' package is not installed"
-    import torch
-
-    if not torch.cuda.is_available():
-        return f"torch {torch.__version__} sees no CUDA device"
-    capability = torch.cuda.get_device_capability()
-    if capability < MIN_COMPUTE_CAPABILITY:
-        name = torch.cuda.get_device_name()
-        return (
-            f"{name} has compute capability {capability[0]}.{capability[1]}; gsplat>=1.0 needs "
-            f">= {MIN_COMPUTE_CAPABILITY[0]}.{MIN_COMPUTE_CAPABILITY[1]}"
-        )
-    return None
+    return cuda_problem()
 
 
 def rasterize_gsplat(
