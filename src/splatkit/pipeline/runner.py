@@ -29,6 +29,7 @@ from typing import Any
 from splatkit.errors import BackendUnavailableError, InputError
 from splatkit.pipeline import events_log
 from splatkit.pipeline import manifest as mf
+from splatkit.pipeline.executors import Executor, LocalExecutor
 from splatkit.pipeline.config import (
     AUTO,
     STAGE_ORDER,
@@ -285,8 +286,12 @@ def run_stage(
     input_digest: str,
     plugin_manager: Any,
     progress: ProgressCallback = no_progress,
+    executor: Executor | None = None,
 ) -> StageOutcome:
     """Run one stage into ``stage_dir`` atomically, or skip it when its manifest is up to date.
+
+    ``executor`` runs the stage (default: :class:`~splatkit.pipeline.executors.LocalExecutor`);
+    events, the manifest and the folder swap are the pipeline's whatever runs it.
 
     The stage works in ``<stage_dir>.partial/``; on success the pipeline removes its scratch
     folders, writes ``manifest.json`` last and renames the folder to ``stage_dir``. On failure
@@ -324,12 +329,14 @@ def run_stage(
     attempt = {"kind": kind, "backend": backend, "input_digest": input_digest, "config_digest": cfg_digest,
                "manifest_version": mf.MANIFEST_VERSION}
     resumed = _prepare_partial(partial, attempt)
-    logger.info("%s: running (%s)%s in %s", qualified, reason, ", resuming" if resumed else "", partial)
+    executor = executor if executor is not None else LocalExecutor()
+    logger.info("%s: running (%s)%s in %s on %s", qualified, reason, ", resuming" if resumed else "", partial,
+                executor.name)
     config_dict = config_to_dict(resolved.config)
     plugin_manager.stage_started(stage=qualified, config=config_dict, workdir=str(partial))
     start = time.perf_counter()
     try:
-        result = resolved.stage_cls().run(input, resolved.config, partial, progress)
+        result = executor.execute(resolved, input, partial, progress)
     except BaseException as e:
         plugin_manager.stage_failed(stage=qualified, error=e, seconds=time.perf_counter() - start)
         raise
@@ -377,9 +384,10 @@ def _ensure_events_plugin(plugin_manager: Any) -> None:
         plugin_manager.register(events_log, events_log.__name__)
 
 
-def _next_input(outcome: StageOutcome) -> Any:
-    """What the stage after ``outcome`` consumes: the SfM folder, or the trained GaussianCloud."""
-    if outcome.kind == "sfm":
+def _next_input(outcome: StageOutcome, *, as_path: bool = False) -> Any:
+    """What the stage after ``outcome`` consumes: the SfM folder, or the trained GaussianCloud
+    (its finished folder when ``as_path``, for executors that run stages out of process)."""
+    if outcome.kind == "sfm" or as_path:
         return outcome.stage_dir
     if outcome.output is not None:
         return outcome.output
@@ -403,6 +411,7 @@ def run(
     progress: ProgressCallback | None = None,
     plugin_manager: Any = None,
     report: bool = True,
+    executor: Executor | None = None,
 ) -> RunResult:
     """Photos -> SfM -> training -> compression, resuming what is already done in ``out_dir``.
 
@@ -414,8 +423,8 @@ def run(
         Output folder: ``sfm/``, ``train/``, ``compress/``, ``events.jsonl``, ``report.json``,
         ``report.html`` and ``report_files/``.
     sfm, train, compress
-        Backend names; override ``config``. Defaults: ``pycolmap``, ``auto`` (gsplat with a
-        working CUDA GPU, else cpu), ``sog``.
+        Backend names; override ``config``. Default ``auto``: the registry's choice for this
+        machine (pycolmap; gsplat with a working CUDA GPU, else cpu; sog).
     config
         A :class:`~splatkit.pipeline.config.PipelineOptions`, a TOML-shaped mapping
         ``{"train": {"steps": 2000}}`` or the path of a TOML file.
@@ -426,6 +435,8 @@ def run(
         Default: :func:`splatkit.plugins.get_plugin_manager`.
     report
         Write ``report.json`` and ``report.html`` (also after a failure).
+    executor
+        Where each stage runs (default: in this process, :class:`~splatkit.pipeline.executors.LocalExecutor`).
 
     Returns
     -------
@@ -453,6 +464,7 @@ def run(
     resolved = resolve_stages(options, pm.stages)
     prepare_out_dir(out_dir)
     _ensure_events_plugin(pm)
+    executor = executor if executor is not None else LocalExecutor()
 
     started = time.perf_counter()
     outcomes: list[StageOutcome] = []
@@ -461,20 +473,20 @@ def run(
     failed_stage: ResolvedStage | None = None
     with events_log.recording(out_dir / events_log.EVENTS_FILE):
         events_log.record("run_started", source=str(source), out_dir=str(out_dir),
-                          backends={r.kind: r.backend for r in resolved})
+                          backends={r.kind: r.backend for r in resolved}, executor=executor.name)
         try:
             input_digest = mf.digest_source(source, exclude=[out_dir])
             stage_input: Any = source
             for stage in resolved:
                 failed_stage = stage
                 outcome = run_stage(stage, stage_input, out_dir / stage.kind, input_digest=input_digest,
-                                    plugin_manager=pm, progress=progress_cb)
+                                    plugin_manager=pm, progress=progress_cb, executor=executor)
                 failed_stage = None
                 outcomes.append(outcome)
                 assert outcome.manifest is not None
                 input_digest = outcome.manifest.output_digest
                 if stage is not resolved[-1]:
-                    stage_input = _next_input(outcome)
+                    stage_input = _next_input(outcome, as_path=executor.wants_paths)
         except BaseException as e:
             failure = e
             events_log.record("run_failed", error=str(e), error_type=type(e).__name__,
