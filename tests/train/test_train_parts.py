@@ -19,7 +19,9 @@ from splatkit.train.data import split_holdout  # noqa: E402
 from splatkit.train.init import init_from_points  # noqa: E402
 from splatkit.train.normalize import normalization_from_cameras  # noqa: E402
 from splatkit.train.ssim import psnr, ssim  # noqa: E402
-from splatkit.train.trainer import TrainConfig, _device_name  # noqa: E402
+from splatkit.train.config import STRATEGY_NAMES, TrainConfig  # noqa: E402
+from splatkit.train.densify import DENSIFIERS  # noqa: E402
+from splatkit.train.report import device_name  # noqa: E402
 
 
 def test_ssim_is_one_for_identical_images_and_drops_with_noise() -> None:
@@ -194,7 +196,7 @@ def test_input_fingerprint_follows_the_scene_not_the_frame_order() -> None:
 
 
 def test_device_name_on_cpu_names_the_processor_and_threads() -> None:
-    name = _device_name("cpu")
+    name = device_name("cpu")
     assert name.startswith("cpu: ") and name.endswith("threads)"), name
     assert name.removeprefix("cpu: ").split(" (")[0], name
 
@@ -216,3 +218,10 @@ def test_config_digest_ignores_cadence_but_not_options() -> None:
     assert a.digest() != TrainConfig(steps=100, lr_means=1e-3).digest()
     with pytest.raises(ContractError):
         TrainConfig(strategy="magic")
+
+
+def test_every_strategy_name_has_one_densifier() -> None:
+    assert tuple(DENSIFIERS) == STRATEGY_NAMES
+    assert all(cls.name == name for name, cls in DENSIFIERS.items())
+    for name in STRATEGY_NAMES:
+        assert TrainConfig(strategy=name).strategy == name

@@ -1,5 +1,6 @@
 """Trainer features a run can silently lose: position-LR decay, the SH degree schedule, downscaled
-views, the per-step finiteness check and the MCMC strategy on CPU. Each test spies on what the
+views, the finiteness checks (loss every step; parameters every FINITE_CHECK_EVERY steps, at
+checkpoints and at the end) and the MCMC strategy on CPU. Each test spies on what the
 loop really hands to torch, the rasterizer or the strategy, on the tiny scene of test_training."""
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from torch.optim.optimizer import (  # noqa: E402
 
 from splatkit.errors import StageError  # noqa: E402
 from splatkit.train import strategy as strategy_module  # noqa: E402
-from splatkit.train.trainer import PARAM_NAMES, TrainConfig  # noqa: E402
+from splatkit.train import trainer as trainer_module  # noqa: E402
+from splatkit.train.config import TrainConfig  # noqa: E402
+from splatkit.train.state import PARAM_NAMES  # noqa: E402
 from tests.train.test_training import FAST, _stage, scene  # noqa: E402, F401  (scene: module fixture)
 
 # The synthetic cameras sit on a ring around their centroid, so after normalisation every camera is
@@ -128,10 +131,8 @@ def test_downscale_trains_and_evaluates_at_reduced_resolution(scene, tmp_path, r
     assert set(eval_images) <= set(result.files)
 
 
-@pytest.mark.parametrize("name", PARAM_NAMES)
-def test_non_finite_parameter_stops_training_at_that_step_naming_it(scene, tmp_path, optimizer_hooks,
-                                                                    name) -> None:
-    bad_step = 2
+def _poison_gradient_at(optimizer_hooks, name: str, bad_step: int, *, every_gaussian: bool = False) -> None:
+    """Make one Gaussian's (or every one's) ``name`` gradient NaN before the Adam step of step ``bad_step``."""
     steps_seen = {"n": 0}
 
     def poison_gradient(opt, args, kwargs) -> None:
@@ -140,10 +141,19 @@ def test_non_finite_parameter_stops_training_at_that_step_naming_it(scene, tmp_p
         if steps_seen["n"] == bad_step:
             grad = opt.param_groups[0]["params"][0].grad
             assert grad is not None, f"{name} got no gradient at step {bad_step}"
-            grad.view(len(grad), -1)[0, 0] = float("nan")  # one Gaussian's gradient
+            rows = slice(None) if every_gaussian else 0
+            grad.view(len(grad), -1)[rows, 0] = float("nan")
         steps_seen["n"] += 1
 
     optimizer_hooks(pre=poison_gradient)
+
+
+@pytest.mark.parametrize("name", PARAM_NAMES)
+def test_non_finite_parameter_stops_training_at_the_check_naming_it(scene, tmp_path, optimizer_hooks, monkeypatch,
+                                                                    name) -> None:
+    monkeypatch.setattr(trainer_module, "FINITE_CHECK_EVERY", 1)  # check after every step
+    bad_step = 2
+    _poison_gradient_at(optimizer_hooks, name, bad_step)
     reported: list[int] = []
     with pytest.raises(StageError, match=rf"1 Gaussian\(s\) have non-finite {name} after step {bad_step};") as err:
         _stage().run(scene, TrainConfig(steps=10, **FAST), tmp_path, lambda update: reported.append(update.step))
@@ -151,6 +161,48 @@ def test_non_finite_parameter_stops_training_at_that_step_naming_it(scene, tmp_p
     assert err.value.source == "synthetic test scene"
     assert reported == [1, 2]  # raised inside step 2, before it reported progress or a later step ran
     assert not (tmp_path / "point_cloud.ply").exists()
+
+
+# shN is not rendered before step sh_degree_interval (20 in FAST), so a NaN there leaves the loss
+# finite and only the parameter check can find it: these tests see when that check runs.
+
+
+def test_finiteness_is_checked_every_finite_check_every_steps(scene, tmp_path, optimizer_hooks, monkeypatch) -> None:
+    monkeypatch.setattr(trainer_module, "FINITE_CHECK_EVERY", 4)
+    _poison_gradient_at(optimizer_hooks, "shN", 1)
+    reported: list[int] = []
+    with pytest.raises(StageError, match=r"non-finite shN after step 3;"):  # the check after 4 steps
+        _stage().run(scene, TrainConfig(steps=10, **FAST), tmp_path, lambda update: reported.append(update.step))
+    assert reported == [1, 2, 3]
+
+
+def test_finiteness_is_checked_before_every_checkpoint(scene, tmp_path, optimizer_hooks) -> None:
+    assert trainer_module.FINITE_CHECK_EVERY > 5
+    _poison_gradient_at(optimizer_hooks, "shN", 1)
+    config = TrainConfig(steps=10, **{**FAST, "checkpoint_every": 5})
+    with pytest.raises(StageError, match=r"non-finite shN after step 4;"):
+        _stage().run(scene, config, tmp_path)
+    assert not list((tmp_path / "checkpoints").glob("*.pt"))  # a poisoned state is never saved
+
+
+def test_finiteness_is_checked_after_the_last_step(scene, tmp_path, optimizer_hooks) -> None:
+    assert trainer_module.FINITE_CHECK_EVERY > 6
+    _poison_gradient_at(optimizer_hooks, "shN", 1)
+    reported: list[int] = []
+    with pytest.raises(StageError, match=r"non-finite shN after step 5;"):
+        _stage().run(scene, TrainConfig(steps=6, **FAST), tmp_path, lambda update: reported.append(update.step))
+    assert reported == [1, 2, 3, 4, 5]
+    assert not (tmp_path / "point_cloud.ply").exists()
+
+
+def test_non_finite_loss_stops_training_at_that_step(scene, tmp_path, optimizer_hooks) -> None:
+    # NaN colours are rendered at the next step: the loss check (every step) finds them there.
+    _poison_gradient_at(optimizer_hooks, "sh0", 2, every_gaussian=True)
+    reported: list[int] = []
+    with pytest.raises(StageError, match=r"loss became nan at step 3 \(view view\d+\.png\)") as err:
+        _stage().run(scene, TrainConfig(steps=10, **FAST), tmp_path, lambda update: reported.append(update.step))
+    assert err.value.stage == "train/cpu"
+    assert reported == [1, 2, 3]
 
 
 def test_mcmc_on_cpu_relocates_dead_gaussians_adds_up_to_the_cap_and_injects_noise(
@@ -218,3 +270,12 @@ def test_mcmc_on_cpu_relocates_dead_gaussians_adds_up_to_the_cap_and_injects_noi
         assert np.isfinite(getattr(cloud, field)).all(), field
     revived = 1 / (1 + np.exp(-cloud.opacity_logits[:dead]))
     assert revived.min() > 0.005, revived  # teleported onto live Gaussians, not left dead
+
+
+def test_strategy_none_trains_the_initial_gaussians_without_densifying(scene, tmp_path) -> None:
+    # FAST would refine at step 20 with the default strategy (test_training checks it does).
+    result = _stage().run(scene, TrainConfig(steps=30, strategy="none", **FAST), tmp_path)
+    n_points = len(scene.reconstruction.points)
+    assert {row["num_gaussians"] for row in result.report["curve"]} == {n_points}
+    assert len(result.output) == n_points and result.report["opacity_resets"] == 0
+    assert result.report["final_loss"] < result.report["curve"][0]["loss"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
@@ -21,6 +22,7 @@ pytest.importorskip("numba")
 from splatkit.errors import ContractError  # noqa: E402
 from splatkit.io.ply import read_ply  # noqa: E402
 from splatkit.plugins import PluginManager  # noqa: E402
+from splatkit.reports import TRAINING_REPORT_KEYS, TrainingReport  # noqa: E402
 from splatkit.train.trainer import TrainConfig  # noqa: E402
 from tests.train.synthetic import make_scene  # noqa: E402
 
@@ -50,6 +52,11 @@ def test_cpu_training_learns_and_writes_outputs(scene, tmp_path) -> None:
     assert report["opacity_resets"] == 1  # at step 60, the reset gsplat 1.5.3 skips
     assert report["num_gaussians"] != len(scene.reconstruction.points)  # densification ran
     assert sorted(p.name for p in (tmp_path / "eval").iterdir()) == ["view000.png", "view005.png"]
+    # metrics.json is the stage report, in the documented schema (splatkit.reports), every key present.
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics == report and tuple(metrics) == TRAINING_REPORT_KEYS
+    assert TrainingReport.from_dict(metrics).to_dict() == metrics
+    assert report["train_views"] == 8 and report["initial_points"] == len(scene.reconstruction.points)
 
 
 def test_training_refuses_a_thin_model_with_contract_error(scene, tmp_path) -> None:

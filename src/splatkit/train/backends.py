@@ -6,21 +6,20 @@ import importlib.util
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from splatkit.device import cuda_problem, nvidia_driver_present, require_cuda
 from splatkit.contracts import PosedImages
-from splatkit.errors import BackendUnavailableError, InputError
+from splatkit.errors import InputError
 from splatkit.io.atomic import atomic_write_text
 from splatkit.plugins.spec import hookimpl
 from splatkit.stages import ProgressCallback, Stage, StageResult, no_progress
-from splatkit.train.trainer import TrainConfig, train_gaussians
+from splatkit.train.config import TrainConfig
+from splatkit.train.trainer import train_gaussians
 
-__all__ = ["CpuTrainer", "GsplatTrainer", "load_posed_images", "MIN_COMPUTE_CAPABILITY"]
+__all__ = ["CpuTrainer", "GsplatTrainer", "load_posed_images"]
 
 logger = logging.getLogger(__name__)
-
-#: gsplat >= 1.0 uses cooperative_groups::labeled_partition, which needs sm_70 or newer.
-MIN_COMPUTE_CAPABILITY = (7, 0)
 
 
 def load_posed_images(source: PosedImages | str | Path) -> PosedImages:
@@ -58,9 +57,9 @@ class _TrainStage(Stage):
         outcome = train_gaussians(posed, config, workdir, backend=self._render_backend, device=device,
                                   stage=self.qualified_name(), progress=progress)
         ply = write_ply(outcome.cloud, workdir / "point_cloud.ply")
-        metrics = atomic_write_text(workdir / "metrics.json", json.dumps(outcome.report, indent=2))
-        return StageResult(output=outcome.cloud, report=outcome.report,
-                           files=(Path(ply), Path(metrics), *outcome.files))
+        report = outcome.report.to_dict()
+        metrics = atomic_write_text(workdir / "metrics.json", json.dumps(report, indent=2))
+        return StageResult(output=outcome.cloud, report=report, files=(Path(ply), Path(metrics), *outcome.files))
 
 
 class CpuTrainer(_TrainStage):
@@ -69,6 +68,7 @@ class CpuTrainer(_TrainStage):
     name = "cpu"
     description = "3DGS training on the CPU with splatkit's rasterizer (small scenes, CI, previews)"
     install_hint = "pip install 'splatkit[train]'"
+    default_rank: ClassVar[int] = 100
     _render_backend = "cpu"
 
     @classmethod
@@ -86,32 +86,26 @@ class GsplatTrainer(_TrainStage):
     name = "gsplat"
     description = "3DGS training on a CUDA GPU (compute capability >= 7.0) with gsplat 1.5.3"
     install_hint = "pip install 'splatkit[train]' on a machine with an NVIDIA GPU and CUDA toolkit"
-
+    default_rank: ClassVar[int] = 200
     _render_backend = "gsplat"
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
+        """Packages and the NVIDIA driver only (cheap: no torch import)."""
         missing = [m for m in ("torch", "gsplat") if importlib.util.find_spec(m) is None]
         if missing:
             return f"missing {', '.join(missing)}: {cls.install_hint}"
-        # Cheap probe without importing torch: the NVIDIA kernel driver exposes this file.
-        if not Path("/proc/driver/nvidia/version").exists():
+        if not nvidia_driver_present():
             return "no NVIDIA GPU driver found; use the 'cpu' training backend"
         return None
 
-    def _device(self) -> str:
-        import torch
+    @classmethod
+    def unusable_reason(cls) -> str | None:
+        """:meth:`unavailable_reason`, then whether torch sees a CUDA device gsplat can run on."""
+        return cls.unavailable_reason() or cuda_problem()
 
-        if not torch.cuda.is_available():
-            raise BackendUnavailableError("torch sees no CUDA device (is this a CPU build of torch?)",
-                                          kind="train", name="gsplat",
-                                          install_hint="install a CUDA build of torch, or use --backend cpu")
-        cc = torch.cuda.get_device_capability()
-        if cc < MIN_COMPUTE_CAPABILITY:
-            raise BackendUnavailableError(
-                f"{torch.cuda.get_device_name()} has compute capability {cc[0]}.{cc[1]}; gsplat needs >= "
-                f"{MIN_COMPUTE_CAPABILITY[0]}.{MIN_COMPUTE_CAPABILITY[1]} (T4 is 7.5, A10G 8.6)",
-                kind="train", name="gsplat", install_hint="use --backend cpu")
+    def _device(self) -> str:
+        require_cuda(kind="train", name="gsplat", install_hint="use --backend cpu")
         return "cuda"
 
 

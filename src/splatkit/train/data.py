@@ -8,9 +8,10 @@ import numpy as np
 
 from splatkit.contracts import PosedImages
 from splatkit.contracts.images import ImageRecord
-from splatkit.train.normalize import SceneNormalization
+from splatkit.errors import ContractError
+from splatkit.train.normalize import SceneNormalization, normalization_from_cameras
 
-__all__ = ["View", "load_views", "split_holdout"]
+__all__ = ["View", "TrainingScene", "load_training_scene", "load_views", "split_holdout", "train_view_for_step"]
 
 
 @dataclass(frozen=True)
@@ -77,3 +78,61 @@ def load_views(posed: PosedImages, norm: SceneNormalization, *, downscale: int =
             K=torch.from_numpy(K.astype(np.float32)).to(device),
         ))
     return views
+
+
+def train_view_for_step(step: int, train_ids: list[int], seed: int) -> int:
+    """The view trained on at ``step``: a fresh permutation of ``train_ids`` every epoch.
+
+    The permutation is derived from (seed, epoch) alone, so a resumed run picks the same views
+    without carrying sampler state, and the global torch RNG is not touched.
+    """
+    import torch
+
+    n = len(train_ids)
+    epoch, pos = divmod(step, n)
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return train_ids[int(torch.randperm(n, generator=gen)[pos])]
+
+
+@dataclass(frozen=True)
+class TrainingScene:
+    """The views of one run in the normalised frame, split into training and held-out views.
+
+    Attributes
+    ----------
+    norm : SceneNormalization
+        World -> normalised frame (cameras' centroid at the origin, the farthest at distance 1).
+    views : list[View]
+        Every frame, in the reconstruction's order.
+    train_ids, test_ids : list[int]
+        Indices into ``views``; ``test_ids`` in name order.
+    scene_scale : float
+        gsplat's scene scale: 1.1 x the farthest camera's distance from the centroid (normalised
+        frame, so 1.1 unless every camera sits at one spot). Densification thresholds and the
+        position learning rate scale with it.
+    """
+
+    norm: SceneNormalization
+    views: list[View]
+    train_ids: list[int]
+    test_ids: list[int]
+    scene_scale: float
+
+
+def load_training_scene(posed: PosedImages, *, downscale: int, test_every: int, device: str) -> TrainingScene:
+    """Normalise the scene, split off every ``test_every``-th view by name, load every image.
+
+    Raises
+    ------
+    ContractError
+        No training views are left after the hold-out.
+    """
+    rec = posed.reconstruction
+    train_ids, test_ids = split_holdout(rec.frames.names, test_every)
+    if not train_ids:
+        raise ContractError("no training views left after holding out every "
+                            f"{test_every}th image", field="TrainConfig.test_every")
+    norm = normalization_from_cameras(rec.frames.centers(), rec.points.xyz)
+    views = load_views(posed, norm, downscale=downscale, device=device)
+    scene_scale = 1.1 * float(np.linalg.norm(norm.points_to_norm(rec.frames.centers()), axis=1).max() or 1.0)
+    return TrainingScene(norm=norm, views=views, train_ids=train_ids, test_ids=test_ids, scene_scale=scene_scale)

@@ -7,9 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from splatkit.contracts import Reconstruction
-from splatkit.contracts.reconstruction import DEFAULT_MIN_FRAMES, DEFAULT_MIN_POINTS
-
 __all__ = ["InitialGaussians", "init_from_points", "RGB_TO_SH0"]
 
 logger = logging.getLogger(__name__)
@@ -81,8 +78,3 @@ def init_from_points(
         opacity_logits=np.full(p, logit, f32), sh0=sh0.astype(f32),
     )
 
-
-def check_trainable_input(rec: Reconstruction, *, min_points: int = DEFAULT_MIN_POINTS,
-                          min_frames: int = DEFAULT_MIN_FRAMES) -> None:
-    """Structure + trainability check at the training stage's input (``ContractError``)."""
-    rec.validate().check_trainable(min_points=min_points, min_frames=min_frames)
