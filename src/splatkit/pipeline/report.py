@@ -5,6 +5,9 @@ training-curve plot (an SVG drawn here, no plotting library) and the held-out vi
 ``report_files/`` referenced by relative paths. Held-out views show the undistorted photo
 (``OUT/sfm/images/<name>``) beside the render the trainer saved (``OUT/train/eval/<stem>.png``),
 both downscaled to at most :data:`THUMBNAIL_SIZE` pixels.
+
+The training stage's report is read through :class:`splatkit.reports.TrainingReport` (the schema
+of ``metrics.json``), so a key a backend left out or mistyped is named in the log, not guessed at.
 """
 
 from __future__ import annotations
@@ -17,16 +20,15 @@ import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from splatkit.errors import ContractError
 from splatkit.io.atomic import atomic_write_text
+from splatkit.reports import TrainingReport, ViewQuality
 from splatkit.stages import config_to_dict
 
-if TYPE_CHECKING:
-    from splatkit.pipeline.runner import ResolvedStage, RunResult
-
 __all__ = ["REPORT_JSON", "REPORT_HTML", "REPORT_FILES", "REPORT_VERSION", "build_report", "write_report",
-           "training_curve_svg"]
+           "training_curve_svg", "RunLike", "StageOutcomeLike", "ResolvedStageLike"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,63 @@ REPORT_VERSION = 1
 THUMBNAIL_SIZE = 640
 #: Held-out views shown in the page (all are listed in report.json).
 MAX_VIEWS_SHOWN = 12
+
+
+# -----------------------------------------------------------------------------------------------
+# What the report reads from a run (splatkit.pipeline.runner's RunResult, StageOutcome and
+# ResolvedStage have these attributes; protocols keep this module from importing the runner,
+# which imports it).
+
+
+class StageOutcomeLike(Protocol):
+    """One stage's outcome: :class:`splatkit.pipeline.runner.StageOutcome`."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def backend(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def stage_dir(self) -> Path: ...
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def manifest(self) -> Any: ...
+    @property
+    def error(self) -> str: ...
+    @property
+    def resumed(self) -> bool: ...
+    @property
+    def primary_file(self) -> Path | None: ...
+
+
+class RunLike(Protocol):
+    """A run's outcome: :class:`splatkit.pipeline.runner.RunResult`."""
+
+    @property
+    def out_dir(self) -> Path: ...
+    @property
+    def stages(self) -> Sequence[StageOutcomeLike]: ...
+    @property
+    def final_file(self) -> Path | None: ...
+    @property
+    def seconds(self) -> float: ...
+
+
+class ResolvedStageLike(Protocol):
+    """A stage kind with its backend and options: :class:`splatkit.pipeline.runner.ResolvedStage`."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def backend(self) -> str: ...
+    @property
+    def config(self) -> Any: ...
+    @property
+    def note(self) -> str: ...
 
 
 # -----------------------------------------------------------------------------------------------
@@ -145,12 +204,12 @@ def _thumbnail(src: Path, dst: Path) -> bool:
         return False
 
 
-def _heldout_views(train_dir: Path, sfm_dir: Path, views: list[dict[str, Any]],
+def _heldout_views(train_dir: Path, sfm_dir: Path, views: Sequence[ViewQuality],
                    files_dir: Path) -> list[dict[str, Any]]:
     rows = []
     for i, view in enumerate(views):
-        name = str(view.get("name", ""))
-        row = {"name": name, "psnr": view.get("psnr"), "ssim": view.get("ssim"), "render": None, "photo": None}
+        name = view.name
+        row: dict[str, Any] = {"name": name, "psnr": view.psnr, "ssim": view.ssim, "render": None, "photo": None}
         if i < MAX_VIEWS_SHOWN and name:
             stem = Path(name).stem
             safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(name).with_suffix("").as_posix())
@@ -168,7 +227,7 @@ def _heldout_views(train_dir: Path, sfm_dir: Path, views: list[dict[str, Any]],
 # The report
 
 
-def build_report(result: RunResult, *, source: Path, resolved: Sequence[ResolvedStage],
+def build_report(result: RunLike, *, source: Path, resolved: Sequence[ResolvedStageLike],
                  error: BaseException | None = None) -> dict[str, Any]:
     """The report as a JSON-able dict; copies images and writes the plot into ``report_files/``."""
     out_dir = result.out_dir
@@ -205,18 +264,19 @@ def build_report(result: RunResult, *, source: Path, resolved: Sequence[Resolved
         "final_file": str(result.final_file) if result.final_file else None,
     }
 
-    train = stage_report("train")
+    train, problem = _read_training_report(stage_report("train"))
+    if problem:
+        report["training_report_problem"] = problem
     if train is not None:
-        curve = list(train.get("curve") or [])
+        curve = [point.to_dict() for point in train.curve]
         (files_dir / "training_curve.svg").write_text(training_curve_svg(curve), encoding="utf-8")
-        heldout = train.get("heldout") or {}
-        views = list(heldout.get("views") or []) if isinstance(heldout, dict) else []
         report["training"] = {
-            **{k: train.get(k) for k in ("backend", "device", "steps", "resumed_from_step", "num_gaussians",
-                                         "final_loss", "steps_per_second", "seconds")},
+            "backend": train.backend, "device": train.device, "steps": train.steps,
+            "resumed_from_step": train.resumed_from_step, "num_gaussians": train.num_gaussians,
+            "final_loss": train.final_loss, "steps_per_second": train.steps_per_second, "seconds": train.seconds,
             "curve_plot": f"{REPORT_FILES}/training_curve.svg", "curve": curve,
-            "heldout": {"mean": heldout.get("mean", {}) if isinstance(heldout, dict) else {},
-                        "views": _heldout_views(by_kind["train"].stage_dir, out_dir / "sfm", views,
+            "heldout": {"mean": train.heldout.to_dict()["mean"],
+                        "views": _heldout_views(by_kind["train"].stage_dir, out_dir / "sfm", train.heldout.views,
                                                 files_dir)},
         }
 
@@ -235,6 +295,18 @@ def build_report(result: RunResult, *, source: Path, resolved: Sequence[Resolved
     return report
 
 
+def _read_training_report(raw: dict[str, Any] | None) -> tuple[TrainingReport | None, str]:
+    """The training stage's report in its schema, or None and what is wrong with it ("" if absent)."""
+    if raw is None:
+        return None, ""
+    try:
+        return TrainingReport.from_dict(raw), ""
+    except ContractError as e:
+        logger.warning("report: the training section is left out: %s (see docs/pipeline.md, "
+                       "'Training report (metrics.json)')", e)
+        return None, str(e)
+
+
 def _size(path: Path | None) -> int | None:
     if path is None or not path.exists():
         return None
@@ -243,7 +315,7 @@ def _size(path: Path | None) -> int | None:
     return path.stat().st_size
 
 
-def write_report(result: RunResult, *, source: Path, resolved: Sequence[ResolvedStage],
+def write_report(result: RunLike, *, source: Path, resolved: Sequence[ResolvedStageLike],
                  error: BaseException | None = None) -> tuple[Path, Path]:
     """Write ``report.json``, ``report.html`` and ``report_files/`` into ``result.out_dir``."""
     report = build_report(result, source=source, resolved=resolved, error=error)
@@ -370,6 +442,8 @@ def render_html(report: dict[str, Any]) -> str:
             parts.append("</div>")
         else:
             parts.append("<p>No held-out views.</p>")
+    elif report.get("training_report_problem"):
+        parts.append(f"<p>Not available: {_e(report['training_report_problem'])}</p>")
     else:
         parts.append("<p>Not available.</p>")
 
