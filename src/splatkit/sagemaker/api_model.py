@@ -49,6 +49,7 @@ def operation_input_shape(operation: str) -> Any:
     return service_model().operation_model(operation).input_shape
 
 
+@functools.cache
 def enum_values(shape_name: str) -> frozenset[str]:
     """The allowed values of the enum shape ``shape_name`` (e.g. ``"TrainingInstanceType"``)."""
     values = service_model().shape_for(shape_name).enum

@@ -27,6 +27,7 @@ request), followed by the user's tags.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -93,6 +94,7 @@ class JobPlan:
     output: S3Uri
 
 
+@functools.cache
 def _package_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 

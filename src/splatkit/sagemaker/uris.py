@@ -105,9 +105,9 @@ class S3Uri:
         return S3Uri(self.bucket, f"{key}/" if key else "", self.region)
 
     def child(self, *parts: str) -> S3Uri:
-        """The location ``self/part1/part2...`` (parts may not contain empty segments)."""
+        """The location ``self/part1/part2...`` (no empty, ``.`` or ``..`` segments; no trailing ``/``)."""
         segments = [p for part in parts for p in part.split("/")]
-        if not segments or any(s in ("", ".", "..") for s in segments[:-1]) or segments[-1] in (".", ".."):
+        if not segments or any(s in ("", ".", "..") for s in segments):
             raise InputError(f"S3 path parts {parts!r} under {self.uri!r} contain an empty, '.' or '..' "
                              "segment; name each folder explicitly")
         base = self.key.rstrip("/")
