@@ -317,3 +317,4 @@ def test_a_request_missing_its_input_mode_fails_the_seam_check(make_config: Call
     validate_parameters(broken, operation_input_shape("CreateProcessingJob"))
     with pytest.raises((AssertionError, KeyError)):
         check_seams(config, JobPlan(plan.kind, plan.operation, plan.job_name, broken, plan.uploads, plan.output))
+
