@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     from splatkit.io.colmap import read_colmap_model
     from splatkit.plugins import PluginManager
     from splatkit.stages import ProgressUpdate
-    from splatkit.train.trainer import TrainConfig
+    from splatkit.train.config import TrainConfig
 
     if not (args.data / "colmap_504x378" / "sparse" / "0").is_dir():
         print(f"dataset not found: {args.data}", file=sys.stderr)
