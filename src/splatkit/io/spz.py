@@ -236,12 +236,22 @@ def _pack_positions(means: np.ndarray, fractional_bits: int) -> np.ndarray:
 
 
 def _normalised_xyzw(quats: np.ndarray) -> np.ndarray:
-    """``(w, x, y, z)`` -> unit ``(x, y, z, w)`` in float32, as load-spz.cc normalises; zero -> identity."""
+    """``(w, x, y, z)`` -> unit ``(x, y, z, w)`` in float32, as load-spz.cc normalises; zero -> identity.
+
+    Rows whose float32 norm underflows to 0 or overflows (components below ~1e-19 or above
+    ~1e19) are normalised in float64 instead of becoming NaN as in the reference.
+    """
     q = quats.astype(np.float32)[:, [1, 2, 3, 0]]
-    norm = np.sqrt((q * q).sum(axis=1, dtype=np.float32))
-    zero = norm == 0
-    q = q / np.where(zero, np.float32(1), norm)[:, None]
-    q[zero] = (0.0, 0.0, 0.0, 1.0)
+    with np.errstate(over="ignore", under="ignore"):
+        norm = np.sqrt((q * q).sum(axis=1, dtype=np.float32))
+    odd = (norm == 0) | ~np.isfinite(norm)
+    q = q / np.where(odd, np.float32(1), norm)[:, None]
+    if odd.any():
+        wide = quats[odd][:, [1, 2, 3, 0]].astype(np.float64)
+        wide_norm = np.linalg.norm(wide, axis=1, keepdims=True)
+        zero = wide_norm[:, 0] == 0
+        wide = np.where(zero[:, None], (0.0, 0.0, 0.0, 1.0), wide / np.where(zero, 1.0, wide_norm[:, 0])[:, None])
+        q[odd] = wide.astype(np.float32)
     return q
 
 
