@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any, ClassVar
 
-from splatkit.device import cuda_problem, nvidia_driver_present, require_cuda
+from splatkit.device import MIN_COMPUTE_CAPABILITY, cuda_problem, nvidia_driver_present, require_cuda
 from splatkit.contracts import PosedImages
 from splatkit.errors import InputError
 from splatkit.io.atomic import atomic_write_text
@@ -84,7 +84,8 @@ class GsplatTrainer(_TrainStage):
     """3DGS training with gsplat's CUDA rasterizer."""
 
     name = "gsplat"
-    description = "3DGS training on a CUDA GPU (compute capability >= 7.0) with gsplat 1.5.3"
+    description = ("3DGS training on a CUDA GPU (compute capability >= "
+                   f"{MIN_COMPUTE_CAPABILITY[0]}.{MIN_COMPUTE_CAPABILITY[1]}) with gsplat 1.5.3")
     install_hint = "pip install 'splatkit[train]' on a machine with an NVIDIA GPU and CUDA toolkit"
     default_rank: ClassVar[int] = 200
     _render_backend = "gsplat"
