@@ -126,6 +126,10 @@ def test_direct_construction_is_checked() -> None:
         S3Uri("Bad_Bucket", "k")
     with pytest.raises(InputError, match="starting with '/'"):
         S3Uri("good-bucket", "/k")
+    with pytest.raises(InputError, match="'\\?' or '#'"):
+        S3Uri("good-bucket", "a?b")
+    with pytest.raises(InputError, match="'\\?' or '#'"):
+        S3Uri("good-bucket", "runs").child("a#b")
 
 
 def _valid_bucket(name: str) -> bool:

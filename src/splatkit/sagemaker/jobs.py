@@ -43,6 +43,7 @@ from splatkit.sagemaker.instances import STAGE_JOB_TYPES
 from splatkit.sagemaker.layout import RunLayout
 from splatkit.sagemaker.names import job_name
 from splatkit.sagemaker.uris import S3Uri
+from splatkit.stages import AUTO_BACKEND
 
 __all__ = [
     "OPERATIONS",
@@ -109,9 +110,9 @@ def _check_stage(kind: str, stage: tuple[str, Mapping[str, Any]]) -> tuple[str, 
         backend, values = stage
     except (TypeError, ValueError):
         raise InputError(f"{kind} stage {stage!r} is not a (backend, config dict) pair") from None
-    if not isinstance(backend, str) or not backend or backend == "auto":
+    if not isinstance(backend, str) or not backend or backend == AUTO_BACKEND or len(backend) > 128:
         raise InputError(f"{kind} stage backend {backend!r} is not resolved: name the backend that runs in the job "
-                         "(the pipeline resolves 'auto' before building jobs)")
+                         f"(the pipeline resolves {AUTO_BACKEND!r} before building jobs)")
     if not isinstance(values, Mapping):
         raise InputError(f"{kind} stage config {values!r} is not a mapping of option names to values")
     for key, value in values.items():

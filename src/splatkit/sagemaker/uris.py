@@ -122,6 +122,9 @@ def _bad(uri: str, problem: str, fix: str) -> InputError:
 def _check_key(uri: str, key: str) -> None:
     if _CONTROL.search(key):
         raise _bad(uri, "has a control character in its key", "rename the object without control characters")
+    if "?" in key or "#" in key:
+        # Keeps every S3Uri printable as a URI that parse_s3_uri reads back.
+        raise _bad(uri, "has '?' or '#' in its key", "rename the object without them")
     if len(uri) > MAX_S3_URI_LENGTH:
         raise _bad(uri, f"is {len(uri)} characters long", f"SageMaker accepts at most {MAX_S3_URI_LENGTH}; "
                    "use a shorter prefix")
