@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import re
 
@@ -11,6 +12,9 @@ from tests.conftest import PROJECT_ROOT
 
 DOCS = PROJECT_ROOT / "docs"
 MARKER = re.compile(r"<!-- from: (?P<path>[^ ]+) -->\n```(?P<lang>\w+)\n(?P<code>.*?)\n```", re.S)
+# A block that is not from the example (a hook wrapper, a GPU backend) is marked as a sketch: it
+# must still compile, and every splatkit name it imports must exist.
+SKETCH = re.compile(r"<!-- sketch -->\n```python\n(?P<code>.*?)\n```", re.S)
 FENCE = re.compile(r"^```(\w+)$", re.M)
 CHECKED_LANGUAGES = {"python", "toml"}
 
@@ -32,10 +36,30 @@ def test_each_code_block_is_copied_verbatim_from_the_example(path: str, code: st
     assert code + "\n" in source, f"this block of docs/plugins.md no longer matches {path}:\n{code[:300]}"
 
 
-def test_every_python_and_toml_block_comes_from_the_example() -> None:
+def _sketches() -> list[str]:
+    return [m["code"] for m in SKETCH.finditer((DOCS / "plugins.md").read_text())]
+
+
+def test_every_python_and_toml_block_comes_from_the_example_or_is_a_sketch() -> None:
     text = (DOCS / "plugins.md").read_text()
     checked = sum(1 for lang in FENCE.findall(text) if lang in CHECKED_LANGUAGES)
-    assert checked == len(_blocks()), "a ```python or ```toml block in docs/plugins.md lacks its <!-- from: --> marker"
+    assert checked == len(_blocks()) + len(_sketches()), (
+        "a ```python or ```toml block in docs/plugins.md lacks its <!-- from: --> (or <!-- sketch -->) marker")
+
+
+@pytest.mark.parametrize("code", _sketches(), ids=lambda code: code.splitlines()[0][:40])
+def test_each_sketch_compiles_and_its_splatkit_imports_exist(code: str) -> None:
+    tree = ast.parse(code)  # a SyntaxError fails the test
+    names = [f"{node.module}.{alias.name}" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+             and (node.module or "").startswith("splatkit") for alias in node.names]
+    names += [name for name in re.findall(r"\b(splatkit(?:\.\w+)+)", code) if not name.endswith(tuple("()"))]
+    missing = []
+    for name in names:
+        try:
+            _resolve(name)
+        except (ImportError, AttributeError):
+            missing.append(name)
+    assert names and missing == [], f"a sketch in plugins.md names what does not exist: {missing}"
 
 
 def test_the_whole_example_module_is_shown() -> None:

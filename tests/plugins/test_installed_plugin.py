@@ -117,6 +117,46 @@ def test_installed_plugin_is_discovered_and_runs_through_the_registry(installed:
     assert '"stage": "compress/npz-half"' in done.stderr and '"gaussians": 500' in done.stderr
 
 
+def _splatkit(args: list[str], site: Path, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "splatkit", *args], cwd=cwd, env=_env(site, cwd, **env),
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_info_and_decompress_read_the_plugins_format_through_the_registry(installed: tuple[Path, Path],
+                                                                            tmp_path: Path) -> None:
+    # `splatkit info` and `decompress` know formats only through splatkit_register_formats: the
+    # plugin's npz-half files work like the built-in formats, and not at all without the plugin.
+    site, _ = installed
+    made = _python(RUN_THROUGH_REGISTRY, site, tmp_path)
+    assert made.returncode == 0, made.stderr
+
+    info = _splatkit(["info", "work/cloud.npz", "--json"], site, tmp_path)
+    assert info.returncode == 0, info.stderr
+    described = json.loads(info.stdout)
+    assert list(described)[0] == "type" and described["type"] == "npz-half"
+    assert described["gaussians"] == 500 and described["sh_degree"] == 2
+
+    out = tmp_path / "decoded.ply"
+    decompressed = _splatkit(["decompress", "work/cloud.npz", str(out)], site, tmp_path)
+    assert decompressed.returncode == 0, decompressed.stderr
+    assert "500 Gaussians, SH degree 2" in decompressed.stdout
+    from splatkit.io.ply import read_ply
+
+    cloud = read_ply(out)
+    assert len(cloud) == 500 and cloud.sh_degree == 2
+
+    listed = _splatkit(["plugins", "--json"], site, tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    plugins = json.loads(listed.stdout)
+    assert {"kind": "format", "name": "npz-half", "from": "my_plugin"}.items() <= next(
+        f for f in plugins["formats"] if f["name"] == "npz-half").items()
+    assert ("sfm", "colmap-scene", "my_plugin") in {(s["kind"], s["name"], s["from"]) for s in plugins["stages"]}
+
+    hidden = _splatkit(["info", "work/cloud.npz"], site, tmp_path, **{DISABLE_AUTOLOAD_ENV: "1"})
+    assert hidden.returncode != 0 and "not a format splatkit knows" in hidden.stderr
+    assert "Traceback" not in hidden.stderr
+
+
 def test_disable_autoload_hides_the_installed_plugin(installed: tuple[Path, Path], tmp_path: Path) -> None:
     site, _ = installed
     code = """

@@ -5,10 +5,13 @@ import logging
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import splatkit_example_plugin as plugin
-from splatkit import GaussianCloud, Georeference, StageError
+from splatkit import Camera, Frames, GaussianCloud, Georeference, Points, Reconstruction, StageError, Tracks
+from splatkit.io.colmap import write_colmap_model
 from splatkit.plugins import PluginManager
+from splatkit.testing import check_format, check_stage_class, check_stage_run, synthetic_cloud
 
 
 def small_cloud(n: int = 1000, seed: int = 0) -> GaussianCloud:
@@ -71,3 +74,71 @@ def test_finished_event_logs_a_metrics_line(caplog):
     with caplog.at_level(logging.INFO, logger="splatkit_example_plugin"):
         manager.stage_finished("compress/npz-half", {"gaussians": 64}, 0.25, ["cloud.npz"])
     assert '"gaussians": 64' in caplog.text and '"stage": "compress/npz-half"' in caplog.text
+
+
+def test_the_stages_and_the_format_keep_splatkits_contract(tmp_path):
+    # The checks every built-in backend and format passes (splatkit.testing).
+    manager = PluginManager()
+    check_stage_class(plugin.NpzHalfCompressor)
+    check_stage_run(plugin.NpzHalfCompressor, synthetic_cloud(500, sh_degree=2), tmp_path / "compress",
+                    formats=manager.formats)
+    check_format(plugin.NpzHalfFormat, tmp_path / "format", formats=manager.formats)
+    check_stage_class(plugin.ColmapSceneImporter)
+    check_stage_run(plugin.ColmapSceneImporter, colmap_scene(tmp_path / "scene"), tmp_path / "sfm")
+
+
+def test_info_and_decompress_find_the_format_through_the_registry(tmp_path):
+    result = plugin.NpzHalfCompressor().run(small_cloud(), plugin.NpzHalfConfig(), tmp_path)
+    formats = PluginManager().formats
+    assert formats.detect(result.files[0]) is plugin.NpzHalfFormat
+    info = plugin.NpzHalfFormat().describe(result.files[0])
+    assert info["type"] == "npz-half" and info["gaussians"] == 1000 and info["sh_degree"] == 1
+    assert plugin.NpzHalfFormat().decode(result.files[0]).georeference == Georeference(lat=46.5, lon=6.6, alt=400.0)
+
+
+def colmap_scene(folder, *, num_points=150):
+    """A COLMAP scene as ``colmap image_undistorter`` leaves it: images/ + sparse/0, PINHOLE."""
+    rng = np.random.default_rng(0)
+    width, height, focal = 64, 48, 60.0
+    names = tuple(f"frame_{i}.png" for i in range(4))
+    centres = np.array([[0.5 * i, 0.0, 0.0] for i in range(len(names))])
+    xyz = rng.uniform([-1.0, -1.0, 4.0], [2.5, 1.0, 6.0], size=(num_points, 3))
+    cam = xyz[None] - centres[:, None]  # identity rotations: camera frame = world frame shifted
+    uv = focal * cam[..., :2] / cam[..., 2:] + [width / 2, height / 2]
+    inside = (uv >= 0).all(axis=-1) & (uv < [width, height]).all(axis=-1)
+    seen = inside.sum(axis=0) >= 2
+    frame_index, point_index = np.nonzero(inside[:, seen])
+    rec = Reconstruction(
+        cameras=(Camera(model="PINHOLE", width=width, height=height, params=[focal, focal, width / 2, height / 2]),),
+        frames=Frames(names=names, camera_index=np.zeros(len(names), np.int32),
+                      rotation=np.tile(np.eye(3), (len(names), 1, 1)), translation=-centres),
+        points=Points(xyz=xyz[seen], rgb=np.full((int(seen.sum()), 3), 128, np.uint8), error=np.zeros(int(seen.sum()))),
+        tracks=Tracks(point_index=point_index, frame_index=frame_index, xy=uv[:, seen][frame_index, point_index]),
+    )
+    write_colmap_model(rec, folder / "sparse" / "0")
+    (folder / "images").mkdir(parents=True)
+    for name in names:
+        Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(folder / "images" / name)
+    return folder
+
+
+def test_a_colmap_scene_becomes_a_training_scene(tmp_path):
+    from splatkit.io.sfm_output import read_sfm_posed_images
+
+    result = plugin.ColmapSceneImporter().run(colmap_scene(tmp_path / "scene"), plugin.ColmapSceneConfig(),
+                                              tmp_path / "sfm")
+    posed = read_sfm_posed_images(tmp_path / "sfm")  # what the training stage reads
+    assert posed.reconstruction.frames.names == result.output.frames.names
+    assert result.report["quality"]["reprojection_error_px"]["max"] < 1e-6
+
+
+def test_a_distorted_scene_is_refused_with_the_fix(tmp_path):
+    scene = colmap_scene(tmp_path / "scene")
+    from splatkit.io.colmap import read_colmap_model
+
+    rec = read_colmap_model(scene / "sparse" / "0")
+    radial = Camera(model="SIMPLE_RADIAL", width=64, height=48, params=[60.0, 32.0, 24.0, 0.01])
+    write_colmap_model(dataclasses.replace(rec, cameras=(radial,)), scene / "sparse" / "0")
+    with pytest.raises(StageError, match="colmap image_undistorter"):
+        plugin.ColmapSceneImporter().run(scene, plugin.ColmapSceneConfig(), tmp_path / "sfm")
+    assert not (tmp_path / "sfm").exists()
