@@ -32,13 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from splatkit.errors import ContractError, InputError
-from splatkit.stages import AUTO_BACKEND, STAGE_KINDS, config_from_mapping, config_to_dict
+from splatkit.stages import AUTO_BACKEND, STAGE_KINDS, Stage, config_from_mapping, config_to_dict
 
 __all__ = [
     "STAGE_ORDER",
     "DEFAULT_BACKENDS",
     "AUTO",
     "PipelineOptions",
+    "ResolvedStage",
     "load_config_file",
     "parse_assignment",
     "options_from_mapping",
@@ -55,13 +56,24 @@ DEFAULT_BACKENDS: dict[str, str] = {kind: AUTO for kind in STAGE_ORDER}
 
 
 @dataclass(frozen=True)
+class ResolvedStage:
+    """A stage kind with its backend class and typed options."""
+
+    kind: str
+    backend: str
+    stage_cls: type[Stage]
+    config: Any
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class PipelineOptions:
     """Backends and raw (not yet type-checked) options per stage kind.
 
     Attributes
     ----------
     backends : dict[str, str]
-        Stage kind -> backend name (``"auto"`` allowed for ``train``).
+        Stage kind -> backend name (``"auto"``: the registry chooses).
     options : dict[str, dict[str, Any]]
         Stage kind -> option name -> value (strings from flags are converted later, against the
         chosen backend's ``Config``).

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from splatkit.stages import ProgressCallback, StageResult, no_progress
 
 if TYPE_CHECKING:
-    from splatkit.pipeline.runner import ResolvedStage
+    from splatkit.pipeline.config import ResolvedStage
 
 __all__ = ["Executor", "LocalExecutor"]
 

@@ -34,6 +34,7 @@ from splatkit.pipeline.config import (
     AUTO,
     STAGE_ORDER,
     PipelineOptions,
+    ResolvedStage,
     build_stage_config,
     load_config_file,
     options_from_mapping,
@@ -60,17 +61,6 @@ PARTIAL_SUFFIX = ".partial"
 #: Folders a stage needs only while it runs; removed before the folder is finalised. Training
 #: checkpoints hold the parameters and both Adam moments: several times the final PLY.
 SCRATCH_AFTER_SUCCESS: dict[str, tuple[str, ...]] = {"train": ("checkpoints",)}
-
-
-@dataclass(frozen=True)
-class ResolvedStage:
-    """A stage kind with its backend class and typed options."""
-
-    kind: str
-    backend: str
-    stage_cls: type[Stage]
-    config: Any
-    note: str = ""
 
 
 @dataclass(frozen=True)
