@@ -13,7 +13,6 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-
 import numpy as np
 
 from splatkit.contracts import GaussianCloud
@@ -318,7 +317,7 @@ def check_format(
     *,
     sh_degrees: Sequence[int] = (0, 3),
     n: int = 200,
-    max_sh_degree: int = 3,
+    max_sh_degree: int | None = None,
     position_tolerance: float = 0.01,
     formats: FormatRegistry | None = None,
     check_import: bool = True,
@@ -345,7 +344,8 @@ def check_format(
     sh_degrees, n
         The clouds written.
     max_sh_degree
-        The highest SH degree the format stores (higher degrees are dropped on writing).
+        The highest SH degree the format stores (higher degrees are dropped on writing); default:
+        the class attribute ``max_sh_degree`` when the format declares one, else 3.
     position_tolerance
         Allowed error of the decoded bounding box, relative to its largest side.
     formats
@@ -361,6 +361,8 @@ def check_format(
     """
     tmp_path = Path(tmp_path)
     check_format_class(format_cls, check_import=check_import)
+    if max_sh_degree is None:
+        max_sh_degree = int(getattr(format_cls, "max_sh_degree", 3))
     reason = format_cls.unavailable_reason()
     if reason is not None:
         raise ContractCheckError(f"{_label(format_cls)} is unavailable here ({reason}); skip the check instead")

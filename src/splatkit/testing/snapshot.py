@@ -61,8 +61,9 @@ def fingerprint(value: Any, *, depth: int = 0) -> Any:
     if isinstance(value, os.PathLike):
         return ("path", os.fspath(value), tree_fingerprint(Path(value)))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = dataclasses.fields(value)
         return (type(value).__qualname__,
-                tuple((f.name, fingerprint(getattr(value, f.name), depth=depth + 1)) for f in dataclasses.fields(value)))
+                tuple((f.name, fingerprint(getattr(value, f.name), depth=depth + 1)) for f in fields))
     if isinstance(value, Mapping):
         return ("mapping", tuple(sorted(((repr(k), fingerprint(v, depth=depth + 1)) for k, v in value.items()),
                                         key=lambda item: item[0])))

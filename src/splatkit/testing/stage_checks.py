@@ -147,8 +147,9 @@ def check_config_class(config_cls: type, *, where: str = "Config") -> None:
     as_text = {k: _as_text(v) for k, v in values.items()}
     readings = [("its JSON", values), ("text", as_text)]
     # Every spelling of None, in any case, means None for an option whose default is None.
-    readings += [(f"text with {word.upper()!r}", {k: (word.upper() if v is None else t) for (k, v), t in
-                                                  zip(values.items(), as_text.values())}) for word in sorted(NONE_WORDS)]
+    for word in sorted(NONE_WORDS):
+        spelled = {k: (word.upper() if values[k] is None else text) for k, text in as_text.items()}
+        readings.append((f"text with {word.upper()!r}", spelled))
     for label, mapping in readings:
         try:
             rebuilt = config_to_dict(config_from_mapping(config_cls, mapping, where=where))
