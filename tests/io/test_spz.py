@@ -336,6 +336,8 @@ def test_version_4_without_zstandard_says_what_to_install(monkeypatch: pytest.Mo
     assert spz.is_spz(path)
     with pytest.raises(BackendUnavailableError, match="zstandard"):
         spz.read_spz(path)
+    facts = spz.info(path)                       # the structure is still checked and described
+    assert (facts["version"], facts["count"], facts["bounds_min"]) == (4, 2, None)
 
 
 # --------------------------------------------------------------------------------------------

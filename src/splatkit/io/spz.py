@@ -227,10 +227,10 @@ def _pack_positions(means: np.ndarray, fractional_bits: int) -> np.ndarray:
         fits = max_fractional_bits(means)
         fix = (f"use fractional_bits={fits} or fewer" if fits >= 0 else
                "recentre the cloud: SPZ positions are 24-bit fixed point")
-        raise ContractError(f"SPZ: a coordinate ({float(np.abs(means).max()):.6g}) does not fit 24-bit fixed point "
-                            f"with {fractional_bits} fractional bits (limit +-{hi / (1 << fractional_bits):.6g}); {fix}",
-                            field="GaussianCloud.means", expected=f"|x| <= {hi / (1 << fractional_bits):.6g}",
-                            actual=float(np.abs(means).max()))
+        extent, limit = float(np.abs(means).max()), hi / (1 << fractional_bits)
+        raise ContractError(f"SPZ: a coordinate ({extent:.6g}) does not fit 24-bit fixed point with "
+                            f"{fractional_bits} fractional bits (limit +-{limit:.6g}); {fix}",
+                            field="GaussianCloud.means", expected=f"|x| <= {limit:.6g}", actual=extent)
     as_u32 = fixed.astype(np.int64).astype(np.uint32)          # two's complement; top byte dropped
     return as_u32.astype("<u4").view(np.uint8).reshape(len(means), 3, 4)[:, :, :3].reshape(len(means), 9)
 
@@ -526,7 +526,10 @@ def _ngsp_header(raw: bytes, source: str) -> tuple[SpzHeader, int, int]:
     return header, streams, toc_offset
 
 
-def _parse_ngsp(raw: bytes, source: str) -> _Packed:
+def _ngsp_layout(raw: bytes, source: str
+                 ) -> tuple[SpzHeader, tuple[dict[str, Any], ...], list[tuple[int, int, int]]]:
+    """A v4 file's header, extensions and ``(block index, offset, compressed size)`` per stream, all
+    checked against each other and the file size (nothing decompressed)."""
     header, stream_count, toc_offset = _ngsp_header(raw, source)
     sizes = _block_sizes(header.version, header.count, header.sh_degree)
     present = [i for i, size in enumerate(sizes) if size]       # writers skip empty streams
@@ -537,40 +540,53 @@ def _parse_ngsp(raw: bytes, source: str) -> _Packed:
     toc_end = toc_offset + stream_count * _TOC_ENTRY.size
     if toc_end > len(raw):
         raise InputError(f"SPZ file is truncated inside its table of streams ({len(raw)} bytes)", path=source)
-    entries = [_TOC_ENTRY.unpack_from(raw, toc_offset + i * _TOC_ENTRY.size) for i in range(stream_count)]
-    total = toc_end + sum(compressed for compressed, _ in entries)
-    if total != len(raw):
-        what = "truncated" if total > len(raw) else f"followed by {len(raw) - total} bytes"
-        raise InputError(f"SPZ streams are {what}: the table of streams adds up to {total} bytes, the file has "
-                         f"{len(raw)}", path=source)
-    zstd = _zstd()
-    blocks = [np.zeros(0, np.uint8) for _ in sizes]
+    streams = []
     offset = toc_end
-    for index, (compressed, uncompressed) in zip(present, entries):
+    for i, index in enumerate(present):
+        compressed, uncompressed = _TOC_ENTRY.unpack_from(raw, toc_offset + i * _TOC_ENTRY.size)
         if uncompressed != sizes[index]:
             raise InputError(f"SPZ stream {index} claims {uncompressed} bytes; {header.count} splats need "
                              f"{sizes[index]}", path=source)
-        chunk = raw[offset:offset + compressed]
+        streams.append((index, offset, compressed))
         offset += compressed
+    if offset != len(raw):
+        what = "truncated" if offset > len(raw) else f"followed by {len(raw) - offset} bytes"
+        raise InputError(f"SPZ streams are {what}: the table of streams adds up to {offset} bytes, the file has "
+                         f"{len(raw)}", path=source)
+    return header, extensions, streams
+
+
+def _parse_ngsp(raw: bytes, source: str) -> _Packed:
+    header, extensions, streams = _ngsp_layout(raw, source)
+    sizes = _block_sizes(header.version, header.count, header.sh_degree)
+    zstd = _zstd()
+    blocks = [np.zeros(0, np.uint8) for _ in sizes]
+    for index, offset, compressed in streams:
+        expected = sizes[index]
+        chunk = raw[offset:offset + compressed]
         try:
             # a frame that records its size is allocated at that size: check it before inflating
             declared = zstd.frame_content_size(chunk)
-            if declared not in (-1, uncompressed):
-                raise InputError(f"SPZ stream {index} is a ZSTD frame of {declared} bytes; expected {uncompressed}",
+            if declared not in (-1, expected):
+                raise InputError(f"SPZ stream {index} is a ZSTD frame of {declared} bytes; expected {expected}",
                                  path=source)
-            data = zstd.ZstdDecompressor().decompress(chunk, max_output_size=uncompressed, allow_extra_data=False)
+            data = zstd.ZstdDecompressor().decompress(chunk, max_output_size=expected, allow_extra_data=False)
         except zstd.ZstdError as e:
             raise InputError(f"SPZ stream {index} is not valid ZSTD data: {e}", path=source) from e
-        if len(data) != uncompressed:
-            raise InputError(f"SPZ stream {index} holds {len(data)} bytes; expected {uncompressed}", path=source)
+        if len(data) != expected:
+            raise InputError(f"SPZ stream {index} holds {len(data)} bytes; expected {expected}", path=source)
         blocks[index] = np.frombuffer(data, np.uint8)
     return _split_blocks(header, blocks, extensions)
+
+
+def _is_ngsp(raw: bytes) -> bool:
+    return len(raw) >= 4 and struct.unpack_from("<I", raw)[0] == SPZ_MAGIC
 
 
 def _parse(raw: bytes, source: str) -> _Packed:
     if raw[:2] == b"\x1f\x8b":
         return _parse_gzip(raw, source)
-    if len(raw) >= 4 and struct.unpack_from("<I", raw)[0] == SPZ_MAGIC:
+    if _is_ngsp(raw):
         return _parse_ngsp(raw, source)
     raise _header_error(source, "it starts with neither gzip's magic (versions 2-3) nor 'NGSP' (version 4)")
 
@@ -703,7 +719,7 @@ def is_spz(path: str | os.PathLike[str]) -> bool:
 
 
 def info(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Facts about an SPZ file for ``splatkit info`` (the whole file is checked and decoded).
+    """Facts about an SPZ file for ``splatkit info`` (the whole file is checked and its positions decoded).
 
     Returns
     -------
@@ -713,7 +729,8 @@ def info(path: str | os.PathLike[str]) -> dict[str, Any]:
         ``position_step`` (units per fixed-point step), ``antialiased``, ``extensions`` (type, name,
         bytes; the coordinate system when recorded), ``file_size_bytes``, ``bytes_per_splat``
         (file bytes / count; None when empty), ``bounds_min`` / ``bounds_max`` (``[3]``, None when
-        empty) and ``georeference`` (always None: SPZ cannot hold one).
+        empty, or when a version-4 file cannot be decompressed here: no zstandard) and
+        ``georeference`` (always None: SPZ cannot hold one).
 
     Raises
     ------
@@ -722,9 +739,13 @@ def info(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     path = Path(path)
     raw = _read_bytes(path)
-    packed = _parse(raw, str(path))
-    header = packed.header
-    means = _unpack_positions(packed.positions, header.fractional_bits)
+    means: np.ndarray | None = None
+    if _is_ngsp(raw) and zstd_unavailable_reason() is not None:
+        header, extensions, _ = _ngsp_layout(raw, str(path))     # the structure, without the streams
+    else:
+        packed = _parse(raw, str(path))
+        header, extensions = packed.header, packed.extensions
+        means = _unpack_positions(packed.positions, header.fractional_bits)
     empty = header.count == 0
     return {
         "type": "spz",
@@ -737,11 +758,11 @@ def info(path: str | os.PathLike[str]) -> dict[str, Any]:
         "fractional_bits": header.fractional_bits,
         "position_step": 2.0 ** -header.fractional_bits,
         "antialiased": header.antialiased,
-        "extensions": [dict(record) for record in packed.extensions],
+        "extensions": [dict(record) for record in extensions],
         "file_size_bytes": len(raw),
         "bytes_per_splat": None if empty else len(raw) / header.count,
-        "bounds_min": None if empty else [float(v) for v in means.min(axis=0)],
-        "bounds_max": None if empty else [float(v) for v in means.max(axis=0)],
+        "bounds_min": None if empty or means is None else [float(v) for v in means.min(axis=0)],
+        "bounds_max": None if empty or means is None else [float(v) for v in means.max(axis=0)],
         "georeference": None,
     }
 
