@@ -1,4 +1,4 @@
-"""The ``compress/spz`` stage: GaussianCloud -> Niantic SPZ (``scene.spz``), ~10x smaller than a PLY.
+"""The ``compress/spz`` stage: GaussianCloud -> Niantic SPZ (``scene.spz``), 8-bit quantised and gzipped.
 
 The file layout and the quantisation live in :mod:`splatkit.io.spz`; this stage picks the options,
 writes the file into the workdir, reads it back and reports what the format lost per attribute.
@@ -104,7 +104,7 @@ class SpzCompressor(Stage):
     kind: ClassVar[str] = "compress"
     name: ClassVar[str] = "spz"
     Config: ClassVar[type] = SpzConfig
-    description: ClassVar[str] = "Niantic SPZ (gzip v3 by default; 8-bit quantised, ~10x smaller than a 3DGS PLY)"
+    description: ClassVar[str] = "Niantic SPZ (8-bit quantised, gzipped: ~7x smaller than a 3DGS PLY at SH degree 3)"
     install_hint: ClassVar[str] = ""
 
     def run(

@@ -768,12 +768,12 @@ def info(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 class SpzFormat(Format):
-    """Niantic's SPZ: gzip (v2, v3) or ZSTD-stream (v4) quantised splats, ~10x smaller than a PLY."""
+    """Niantic's SPZ: quantised splats in one gzip stream (v2, v3) or in ZSTD streams (v4)."""
 
     name = "spz"
     holds = "splats"
     suffixes = (SPZ_SUFFIX,)
-    description = "Niantic SPZ (versions 2-4 read, version 3 written by default; ~10x smaller than a PLY)"
+    description = "Niantic SPZ (versions 2-4 read; version 3 written by default, 4 with zstandard)"
     install_hint = "pip install zstandard (for version-4 files only)"
 
     def detect(self, path: Path) -> bool:
