@@ -44,6 +44,9 @@ class Format:
         One line for ``splatkit plugins``.
     install_hint : str
         What to install when unavailable.
+    max_sh_degree : int
+        The highest spherical-harmonics degree the format stores (a cloud with more bands is
+        written with the extra bands dropped).
     """
 
     name: ClassVar[str]
@@ -51,6 +54,7 @@ class Format:
     suffixes: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
     install_hint: ClassVar[str] = ""
+    max_sh_degree: ClassVar[int] = 3
 
     @classmethod
     def unavailable_reason(cls) -> str | None:

@@ -73,3 +73,13 @@ def test_validate_rejects_empty_members_by_name() -> None:
     assert bundle().validate().format == "sog"
     with pytest.raises(ContractError, match=r"members are empty: \['shN_centroids.webp'\]"):
         bundle(members={"meta.json": b"{}", "shN_centroids.webp": b""}).validate()
+
+
+def test_replace_keeps_a_valid_bundle() -> None:
+    import dataclasses
+
+    from splatkit.contracts import CompressedBundle
+
+    bundle = CompressedBundle(format="x", version=1, meta={"a": {"b": [1, 2]}}, members={"m": b"1"}, source_count=1)
+    again = dataclasses.replace(bundle, source_count=2)
+    assert again.meta == bundle.meta and again.source_count == 2

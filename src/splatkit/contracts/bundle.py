@@ -40,7 +40,7 @@ class CompressedBundle:
         if not self.format:
             raise ContractError("CompressedBundle.format must be a codec name", field="CompressedBundle.format")
         try:
-            json.dumps(self.meta)
+            json.dumps(dict(self.meta))  # dict(): after dataclasses.replace it is our read-only proxy
         except (TypeError, ValueError) as e:
             raise ContractError(f"CompressedBundle.meta must be JSON-able: {e}", field="CompressedBundle.meta") from e
         members = dict(self.members)

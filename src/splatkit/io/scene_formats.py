@@ -27,7 +27,7 @@ class ColmapModelFormat(Format):
         return colmap.looks_like_colmap_model(path)
 
     def describe(self, path: Path) -> dict[str, Any]:
-        return colmap.info(path)
+        return {"type": "colmap-model", **colmap.info(path)}
 
 
 class OpenSfmFormat(Format):
@@ -41,7 +41,7 @@ class OpenSfmFormat(Format):
         return opensfm.is_opensfm_folder(path)
 
     def describe(self, path: Path) -> dict[str, Any]:
-        return opensfm.info(path)
+        return {"type": "opensfm", **opensfm.info(path)}
 
 
 class PhotoSetFormat(Format):
