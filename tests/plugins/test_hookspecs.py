@@ -126,6 +126,7 @@ def test_builtin_module_list_is_explicit_and_each_module_registers_something() -
     manager = PluginManager(load_entrypoints=False)
     assert set(BUILTIN_PLUGINS) <= set(manager.plugin_names())
     origins = {manager.stages.origin(stage.kind, stage.name) for stage in manager.stages}
+    origins |= {manager.formats.origin(name) for name in manager.formats.names()}
     event_only = {"splatkit.pipeline.events_log"}  # the built-in JSON-lines event log registers no stage
     assert set(BUILTIN_PLUGINS) - event_only <= origins, (
-        f"built-in modules registering no stage: {set(BUILTIN_PLUGINS) - event_only - origins}")
+        f"built-in modules registering no stage or format: {set(BUILTIN_PLUGINS) - event_only - origins}")

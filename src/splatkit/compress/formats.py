@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from splatkit.io.ply import PlyFormat
+from splatkit.io.spz import SpzFormat
 from splatkit.plugins.spec import hookimpl
 
 __all__ = ["splatkit_register_formats"]
@@ -18,3 +19,4 @@ __all__ = ["splatkit_register_formats"]
 @hookimpl
 def splatkit_register_formats(registry: Any) -> None:
     registry.add(PlyFormat)
+    registry.add(SpzFormat)

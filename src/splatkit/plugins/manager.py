@@ -26,6 +26,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "splatkit.train.backends",
     "splatkit.compress.sog_backend",
     "splatkit.compress.ply_backend",
+    "splatkit.compress.spz_backend",
     "splatkit.compress.formats",
     "splatkit.sfm.formats",
     "splatkit.pipeline.events_log",
