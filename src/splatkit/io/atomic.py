@@ -16,6 +16,13 @@ from pathlib import Path
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_path", "atomic_directory"]
 
 
+def _umask() -> int:
+    """The process umask (read by setting it, then restoring it at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path, *, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` when the block succeeds.
@@ -29,6 +36,7 @@ def atomic_path(path: str | Path, *, suffix: str | None = None) -> Iterator[Path
                                     dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the final file gets what open() would give
     try:
         yield tmp
         os.replace(tmp, path)
@@ -61,7 +69,7 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp.", dir=path.parent))
-    os.chmod(tmp, 0o755)  # mkdtemp makes 0700; the final folder should have normal permissions
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; the final folder gets what mkdir() would give
     try:
         yield tmp
         if path.exists():
