@@ -12,9 +12,9 @@ import pytest
 
 from splatkit.contracts import Georeference, ImageRecord, ImageSet, PosedImages, Reconstruction
 from splatkit.errors import BackendUnavailableError, ContractError, InputError, StageError
+from splatkit.io.sfm_output import read_sfm_output
 from splatkit.plugins import PluginManager
 from splatkit.sfm.georeference import lla_to_enu
-from splatkit.sfm.layout import read_sfm_output
 from splatkit.sfm.opensfm_backend import (
     OpenSfMConfig,
     OpenSfMImporter,
@@ -225,7 +225,7 @@ def _look_at_rotvec(rng: np.random.Generator) -> np.ndarray:
 GPS_OFFSET = np.array([0.6, 0.8, 0.0])
 
 
-def _synthetic_dataset(folder: Path, *, reference_in_file: bool = True, size: tuple[int, int] = (3000, 4000),
+def synthetic_dataset(folder: Path, *, reference_in_file: bool = True, size: tuple[int, int] = (3000, 4000),
                        photos: bool = False) -> dict:
     """An OpenSfM folder whose tracks are exact projections (OpenSfM's brown model, portrait images).
 
@@ -290,7 +290,7 @@ def _synthetic_dataset(folder: Path, *, reference_in_file: bool = True, size: tu
 
 @pytest.mark.parametrize("reference_in_file", [True, False])
 def test_synthetic_scene_converts_exactly(tmp_path, reference_in_file):
-    truth = _synthetic_dataset(tmp_path / "ds", reference_in_file=reference_in_file)
+    truth = synthetic_dataset(tmp_path / "ds", reference_in_file=reference_in_file)
     result = OpenSfMImporter().run(tmp_path / "ds", OpenSfMConfig(min_points=10, undistort=False), tmp_path / "work")
     rec, report = result.output, result.report
     assert report["reconstruction_index"] == 1  # the largest, not the first
@@ -320,7 +320,7 @@ def test_synthetic_scene_converts_exactly(tmp_path, reference_in_file):
 
 def test_synthetic_scene_becomes_an_exact_training_scene(tmp_path):
     """Same layout as sfm/pycolmap: PINHOLE images + model whose moved observations are still exact."""
-    _synthetic_dataset(tmp_path / "ds", size=(300, 400), photos=True)
+    synthetic_dataset(tmp_path / "ds", size=(300, 400), photos=True)
     work = tmp_path / "work"
     result = OpenSfMImporter().run(tmp_path / "ds", OpenSfMConfig(min_points=10), work)
     assert result.files == (work / "sparse" / "0", work / "images", work / "report.json", work / "georef.json")
@@ -347,7 +347,7 @@ def test_synthetic_scene_becomes_an_exact_training_scene(tmp_path):
 
 
 def test_resized_photos_are_refused(tmp_path):
-    _synthetic_dataset(tmp_path / "ds", size=(300, 400), photos=True)
+    synthetic_dataset(tmp_path / "ds", size=(300, 400), photos=True)
     from PIL import Image
 
     Image.new("RGB", (150, 200)).save(tmp_path / "ds" / "images" / "img_2.jpg")
@@ -357,7 +357,7 @@ def test_resized_photos_are_refused(tmp_path):
 
 
 def test_reconstruction_json_file_as_input_and_missing_tracks(tmp_path):
-    _synthetic_dataset(tmp_path / "ds")
+    synthetic_dataset(tmp_path / "ds")
     (tmp_path / "ds" / "reconstruction.json").rename(tmp_path / "ds" / "other_name.json")
     result = OpenSfMImporter().run(tmp_path / "ds" / "other_name.json", OpenSfMConfig(min_points=10, undistort=False),
                                    tmp_path / "w")
@@ -366,7 +366,7 @@ def test_reconstruction_json_file_as_input_and_missing_tracks(tmp_path):
     with pytest.raises(InputError, match="tracks.csv is missing"):
         OpenSfMImporter().run(tmp_path / "ds" / "other_name.json", OpenSfMConfig(min_points=10, undistort=False),
                               tmp_path / "w")
-    _synthetic_dataset(tmp_path / "ds2")
+    synthetic_dataset(tmp_path / "ds2")
     with pytest.raises(InputError, match="reconstruction_index=5 is out of range"):
         OpenSfMImporter().run(tmp_path / "ds2", OpenSfMConfig(reconstruction_index=5), tmp_path / "w2")
 
@@ -415,7 +415,7 @@ def test_opensfm_command_detection(tmp_path, monkeypatch):
 
 
 def test_run_opensfm_with_a_fake_command(tmp_path, monkeypatch):
-    _synthetic_dataset(tmp_path / "made")
+    synthetic_dataset(tmp_path / "made")
     _fake_opensfm(tmp_path / "bin", tmp_path / "made")
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
     photos = _image_set(tmp_path / "photos")

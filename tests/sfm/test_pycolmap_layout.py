@@ -1,4 +1,4 @@
-"""The SfM output folder (sfm/layout.py): write, read back, atomicity, clear errors."""
+"""The SfM output folder (written by sfm/layout.py, read by io/sfm_output.py): round trip, atomicity, errors."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from PIL import Image
 
 from splatkit.contracts import Georeference, Reconstruction
 from splatkit.errors import ContractError, InputError
-from splatkit.sfm.layout import read_sfm_output, read_sfm_posed_images, write_sfm_output
+from splatkit.io.sfm_output import read_sfm_output, read_sfm_posed_images
+from splatkit.sfm.layout import write_sfm_output
 from splatkit.sfm.quality import reprojection_errors
 from splatkit.sfm.undistort import undistort_to_pinhole
 from tests.sfm.synthetic_scene import make_scene

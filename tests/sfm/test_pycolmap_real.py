@@ -13,7 +13,7 @@ from PIL import Image
 
 from splatkit.contracts import ImageRecord, ImageSet
 from splatkit.errors import StageError
-from splatkit.sfm.layout import read_sfm_output, read_sfm_posed_images
+from splatkit.io.sfm_output import read_sfm_output, read_sfm_posed_images
 from splatkit.sfm.quality import reprojection_errors
 from splatkit.stages import StageResult
 from tests.conftest import dataset

@@ -18,7 +18,6 @@ from splatkit.sfm.pycolmap_backend import (
     _initial_params,
     choose_matcher,
     group_cameras,
-    looks_like_video_frames,
 )
 from splatkit.stages import config_from_mapping
 
@@ -92,12 +91,6 @@ def test_matcher_is_chosen_from_the_data() -> None:
     assert choose_matcher(large_gps, "auto", 40)[0] == "spatial"
     assert choose_matcher(large, "auto", 40)[0] == "exhaustive"
     assert choose_matcher(small, "sequential", 40) == ("sequential", "asked for")
-
-
-def test_video_frame_names() -> None:
-    assert looks_like_video_frames(("frame_0001.jpg", "frame_0002.jpg", "frame_0003.jpg"))
-    assert not looks_like_video_frames(("IMG_1.jpg", "IMG_5.jpg", "IMG_6.jpg"))
-    assert not looks_like_video_frames(("a.jpg", "b.jpg", "c.jpg"))
 
 
 def test_initial_params_follow_the_model_order() -> None:

@@ -1,8 +1,21 @@
-"""Reading the SfM stage's output folder (``images/`` + ``sparse/0`` + ``georef.json``).
+"""The SfM stage's output folder: its names, and the reader the training stage uses.
 
-The writer is :mod:`splatkit.sfm.layout`; the reader lives here, in the io layer, because the
-training stage and the pipeline read this layout and must not import the SfM stage. The layout
-is documented in ``docs/formats.md``.
+::
+
+    OUT/
+      images/                     undistorted images, named as the input photos
+      sparse/0/                   COLMAP model of the undistorted PINHOLE cameras (what gsplat's
+                                  and Inria's loaders open: OUT is a "COLMAP scene")
+      distorted/sparse/0/         the model as the mapper made it (SIMPLE_RADIAL, OPENCV, ...)
+      report.json                 quality, timings, notes, unregistered images
+      georef.json                 ENU origin and the GPS similarity, or why there is none
+
+This module is the one definition of those names. The writer is
+:func:`splatkit.sfm.layout.write_sfm_output` (every SfM backend writes through it); the reader
+lives here, in the io layer, because the training stage and the pipeline read this folder and
+must not import the SfM stage. Model files carry no georeference: :func:`read_sfm_output`
+re-attaches it from ``georef.json``. The contract is documented in ``docs/formats.md``
+("SfM output folder").
 """
 
 from __future__ import annotations
@@ -20,17 +33,25 @@ __all__ = [
     "DISTORTED_SPARSE_DIR",
     "REPORT_FILE",
     "GEOREF_FILE",
+    "RESERVED_NAMES",
     "read_georeference",
     "read_sfm_output",
     "read_sfm_posed_images",
 ]
 
+#: Written to ``report.json`` and ``georef.json``; bump it when a name or a file's meaning changes.
 LAYOUT_VERSION = 1
+#: The undistorted images, by the input photos' names (and sub-folders).
 IMAGES_DIR = "images"
+#: The PINHOLE COLMAP model of ``IMAGES_DIR``: the training input.
 SPARSE_DIR = "sparse/0"
+#: The mapper's model (distorted cameras), for the original photos.
 DISTORTED_SPARSE_DIR = "distorted/sparse/0"
 REPORT_FILE = "report.json"
 GEOREF_FILE = "georef.json"
+#: Top-level entries of the layout: a backend's extra folders (e.g. ``opensfm``) may not use them.
+RESERVED_NAMES = frozenset(name.split("/")[0] for name in (IMAGES_DIR, SPARSE_DIR, DISTORTED_SPARSE_DIR,
+                                                            REPORT_FILE, GEOREF_FILE))
 
 
 def read_georeference(folder: str | Path) -> Georeference | None:
@@ -57,8 +78,8 @@ def read_sfm_output(folder: str | Path, *, distorted: bool = False) -> tuple[Rec
     Parameters
     ----------
     folder : path
-        ``OUT`` as written by :func:`write_sfm_output` (or any COLMAP scene with ``images/`` and
-        ``sparse/0``).
+        ``OUT`` as written by :func:`splatkit.sfm.layout.write_sfm_output` (or any COLMAP scene
+        with ``images/`` and ``sparse/0``).
     distorted : bool
         Read ``distorted/sparse/0`` instead of the PINHOLE ``sparse/0`` (its images are the
         original photos, which are not in ``OUT``; the returned folder is then ``OUT/images``
@@ -81,9 +102,9 @@ def read_sfm_output(folder: str | Path, *, distorted: bool = False) -> tuple[Rec
         raise InputError("SfM output folder not found; run the SfM stage first", path=folder)
     sparse = folder / (DISTORTED_SPARSE_DIR if distorted else SPARSE_DIR)
     if not sparse.is_dir():
-        hint = ("it has only distorted/sparse/0: rerun SfM with undistort=True"
+        hint = (f"it has only {DISTORTED_SPARSE_DIR}: rerun SfM with undistort=True"
                 if (folder / DISTORTED_SPARSE_DIR).is_dir() and not distorted else
-                "expected the layout images/ + sparse/0 (see docs/formats.md)")
+                f"expected the layout {IMAGES_DIR}/ + {SPARSE_DIR} (see docs/formats.md)")
         raise InputError(f"no COLMAP model at {sparse.relative_to(folder)}; {hint}", path=folder)
     rec = read_colmap_model(sparse)
     geo = read_georeference(folder)

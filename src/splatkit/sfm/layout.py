@@ -1,18 +1,9 @@
-"""The SfM stage's output folder: what every SfM backend writes and the training stage reads.
+"""Writing the SfM stage's output folder, the one every SfM backend produces.
 
-::
-
-    OUT/
-      images/                     undistorted images, named as the input photos
-      sparse/0/                   COLMAP model of the undistorted PINHOLE cameras (what gsplat's
-                                  and Inria's loaders open: OUT is a "COLMAP scene")
-      distorted/sparse/0/         the model as the mapper made it (SIMPLE_RADIAL, OPENCV, ...)
-      report.json                 quality, timings, notes, unregistered images
-      georef.json                 ENU origin and the GPS similarity, or why there is none
-
-The whole folder is built beside ``OUT`` and renamed into place, so a reader never sees half of
-it. Model files carry no georeference; :func:`read_sfm_output` re-attaches it from
-``georef.json``. See ``docs/formats.md``.
+The folder's names, its version and the reader the training stage uses are defined once in
+:mod:`splatkit.io.sfm_output` (the io layer, so that training never imports the SfM stage); this
+module writes that layout. The whole folder is built beside ``OUT`` and renamed into place, so a
+reader never sees half of it. See ``docs/formats.md`` ("SfM output folder").
 """
 
 from __future__ import annotations
@@ -25,38 +16,27 @@ from pathlib import Path
 from typing import Any
 
 from splatkit.contracts import Reconstruction
-from splatkit.errors import ContractError, InputError
+from splatkit.errors import ContractError
 from splatkit.io.atomic import atomic_directory
-
-__all__ = [
-    "LAYOUT_VERSION",
-    "IMAGES_DIR",
-    "SPARSE_DIR",
-    "DISTORTED_SPARSE_DIR",
-    "REPORT_FILE",
-    "GEOREF_FILE",
-    "write_sfm_output",
-    "read_sfm_output",
-    "read_sfm_posed_images",
-    "read_georeference",
-]
-
-# The names and the reader live in splatkit.io.sfm_output, so the training stage can read this
-# layout without importing the SfM stage.
-from splatkit.io.sfm_output import (  # noqa: E402
+from splatkit.io.sfm_output import (
     DISTORTED_SPARSE_DIR,
     GEOREF_FILE,
     IMAGES_DIR,
     LAYOUT_VERSION,
     REPORT_FILE,
+    RESERVED_NAMES,
     SPARSE_DIR,
-    read_georeference,
-    read_sfm_output,
-    read_sfm_posed_images,
 )
+
+__all__ = ["write_sfm_output"]
 
 
 def _georef_document(rec: Reconstruction, report: dict[str, Any]) -> dict[str, Any]:
+    """The ``georef.json`` document of ``rec`` from the ``georeference`` section of ``report``.
+
+    Only the alignment's summary is kept (``per_image_residual_m`` and warnings stay in
+    ``report.json``); ``reference`` and ``crs`` come from ``rec.georeference``.
+    """
     geo = report.get("georeference") or {}
     doc: dict[str, Any] = {
         "layout_version": LAYOUT_VERSION,
@@ -136,7 +116,7 @@ def write_sfm_output(
         (tmp / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True), encoding="utf-8")
         (tmp / GEOREF_FILE).write_text(json.dumps(georef_doc, indent=2, sort_keys=True), encoding="utf-8")
         for name, folder in (extra_dirs or {}).items():
-            if name in (IMAGES_DIR, "sparse", "distorted", REPORT_FILE, GEOREF_FILE):
+            if name in RESERVED_NAMES:
                 raise ContractError(f"write_sfm_output: extra folder name {name!r} clashes with the layout",
                                     field="extra_dirs", actual=name)
             shutil.move(str(folder), str(tmp / name))

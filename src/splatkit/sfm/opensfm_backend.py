@@ -13,13 +13,14 @@ consistent COLMAP model (see :func:`splatkit.io.opensfm.refuse_colmap_export`).
 inlier flags), so observations reprojecting further than ``max_reprojection_error`` pixels are
 dropped, then points left with fewer than two observations.
 
-The converted model then goes the same way as the pycolmap backend's (:mod:`splatkit.sfm.layout`):
-the photos OpenSfM reconstructed (``<dataset>/images`` or ``images_dir``) are undistorted to
-PINHOLE cameras with the observations moved along (:func:`splatkit.sfm.undistort.undistort_to_pinhole`),
-and ``images/``, ``sparse/0``, ``distorted/sparse/0``, ``report.json`` and ``georef.json`` are
-written atomically. OpenSfM's world frame is already local ENU metres around ``reference_lla``
-when it had GPS, so it is kept as is and recorded in ``georef.json``. Without the photos the
-stage fails before writing anything, unless ``undistort=False`` asks for a model-only folder.
+The converted model then goes through the finishing step every SfM backend shares
+(:func:`splatkit.sfm.finish.finish_reconstruction`): the trainability gate, the quality report,
+undistortion of the photos OpenSfM reconstructed (``<dataset>/images`` or ``images_dir``) to
+PINHOLE cameras with the observations moved along, and the SfM output folder
+(:mod:`splatkit.io.sfm_output`) written atomically. OpenSfM's world frame is already local ENU
+metres around ``reference_lla`` when it had GPS, so it is kept as is and recorded in
+``georef.json``. Without the photos the stage fails before writing anything, unless
+``undistort=False`` asks for a model-only folder.
 
 When the ``opensfm`` command is on PATH and ``run_opensfm`` is set, the backend can also run
 OpenSfM on photos first (``extract_metadata`` ... ``reconstruct``) and convert the result.
@@ -31,7 +32,6 @@ import logging
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -51,11 +51,12 @@ from splatkit.contracts.reconstruction import (
 )
 from splatkit.errors import BackendUnavailableError, ContractError, InputError, StageError
 from splatkit.io import opensfm as osfm_io
+from splatkit.io.images import IMAGE_SUFFIXES
 from splatkit.plugins.spec import hookimpl
 from splatkit.sfm.camera_conversion import normalized_to_pixels, opensfm_camera_to_colmap
-from splatkit.sfm.layout import write_sfm_output
-from splatkit.sfm.quality import quality_report, reprojection_errors
-from splatkit.sfm.undistort import undistort_to_pinhole, undistortion_crops
+from splatkit.sfm.finish import FinishOptions, finish_reconstruction, finish_steps
+from splatkit.sfm.quality import reprojection_errors
+from splatkit.sfm.steps import StageSteps
 from splatkit.stages import ProgressCallback, ProgressUpdate, Stage, StageResult, config_to_dict, no_progress
 
 __all__ = [
@@ -77,8 +78,8 @@ OPENSFM_DATASET_DIR = "opensfm"
 #: OpenSfM commands run on photos, in order (``opensfm <command> <dataset>``).
 OPENSFM_STEPS: tuple[str, ...] = ("extract_metadata", "detect_features", "match_features", "create_tracks",
                                   "reconstruct")
-_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".JPG", ".JPEG", ".PNG", ".TIF", ".TIFF"}
-_MAX_LISTED = 20
+#: Progress steps before the finishing step: read reconstruction.json, read tracks.csv, convert.
+CONVERSION_STEPS = 3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -301,7 +302,7 @@ class OpenSfMImporter(Stage):
     Input: an OpenSfM dataset folder (with ``reconstruction.json`` and ``tracks.csv``), the path of
     a reconstruction JSON file, or photos (:class:`ImageSet` or an image folder) when
     ``run_opensfm`` is set and ``opensfm`` is installed. Output: the same folder as every SfM
-    backend writes (:mod:`splatkit.sfm.layout`, ``docs/formats.md``).
+    backend writes (:mod:`splatkit.io.sfm_output`, ``docs/formats.md``).
     """
 
     kind = "sfm"
@@ -318,7 +319,11 @@ class OpenSfMImporter(Stage):
         workdir: Path,
         progress: ProgressCallback = no_progress,
     ) -> StageResult[Reconstruction]:
-        """Convert (after running OpenSfM when asked), check, undistort and write the SfM output folder.
+        """Convert one partial reconstruction (after running OpenSfM when asked), then finish it.
+
+        The finishing step (:func:`splatkit.sfm.finish.finish_reconstruction`) checks, undistorts
+        and writes ``workdir``; the result is its result (the converted distorted model with
+        ``undistort=False``).
 
         Parameters
         ----------
@@ -326,15 +331,9 @@ class OpenSfMImporter(Stage):
             See the class docstring.
         config : OpenSfMConfig
         workdir : path
-            The output folder (replaced atomically as a whole; see :mod:`splatkit.sfm.layout`).
+            The SfM output folder to write (``OUT/opensfm`` keeps the dataset ``run_opensfm`` made).
         progress : callable
-            Receives a :class:`~splatkit.stages.ProgressUpdate` per step.
-
-        Returns
-        -------
-        StageResult[Reconstruction]
-            The undistorted PINHOLE model (the converted distorted one with ``undistort=False``),
-            the report (also ``workdir/report.json``) and the files written.
+            Called with each step's :class:`~splatkit.stages.ProgressUpdate`.
 
         Raises
         ------
@@ -387,28 +386,23 @@ class OpenSfMImporter(Stage):
             logger.warning(msg)
             warnings.append(msg)
 
-        total = 6
-
-        def step(i: int, message: str) -> None:
-            progress(ProgressUpdate(stage=STAGE, step=i, total=total, message=message))
-
+        steps = StageSteps(STAGE, CONVERSION_STEPS + finish_steps(config.undistort), progress)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        step(0, f"reading {recon_path.name}")
+        steps.next(f"reading {recon_path.name}")
         partials = osfm_io.read_reconstruction_json(recon_path)
         chosen = choose_partial(partials, config.reconstruction_index, path=recon_path)
-        step(1, f"reading {tracks_path.name}")
+        steps.next(f"reading {tracks_path.name}")
         tracks = osfm_io.read_tracks_csv(tracks_path)
         georef, georef_warnings = _georeference(folder, chosen)
         warnings += georef_warnings
         timings["read"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        step(2, f"converting reconstruction {chosen.index}")
+        steps.next(f"converting reconstruction {chosen.index}")
         rec, stats = convert_partial(chosen, tracks, georeference=georef,
                                      max_reprojection_error=config.max_reprojection_error,
                                      source=f"{recon_path} [reconstruction {chosen.index}]", path=recon_path)
-        rec.validate()
         timings["convert"] = time.perf_counter() - t0
 
         image_dir = _images_dir(folder, config, photos_root)
@@ -418,10 +412,6 @@ class OpenSfMImporter(Stage):
             {"index": p.index, "shots": p.num_shots, "points": p.num_points, "images": sorted(p.shots)}
             for p in partials if p.index != chosen.index
         ]
-        quality = quality_report(rec, given_names, errors=reprojection_errors(rec))
-        geo_report = _georeference_report(rec, chosen, georef)
-        if "residual_m" in geo_report:
-            quality["gps_residual_m"] = geo_report["residual_m"]
         notes: list[str] = []
         if others:
             notes.append(f"{len(others)} other partial reconstruction(s) in {recon_path.name} were not merged (each "
@@ -438,54 +428,24 @@ class OpenSfMImporter(Stage):
             "max_reprojection_error_px": config.max_reprojection_error,
             "frame": "ENU" if georef is not None else "arbitrary",
             **stats,
-            "quality": quality,
-            "georeference": geo_report,
+            "georeference": _georeference_report(rec, chosen, georef),
             "warnings": warnings,
             "notes": notes,
         }
-        try:
-            rec.check_trainable(min_points=config.min_points, min_frames=config.min_frames)
-        except ContractError as e:
-            raise StageError(_thin_model_message(rec, config, quality["unregistered"], others, stats), stage=STAGE,
-                             source=str(recon_path)) from e
-
-        workdir.parent.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=f".{workdir.name}.opensfm.", dir=workdir.parent))
-        try:
-            undistorted: Reconstruction | None = None
-            staged_images = scratch / "images"
-            if config.undistort:
-                step(3, "undistorting images to PINHOLE")
-                _check_images(rec, image_dir, source=str(recon_path))
-                t0 = time.perf_counter()
-                # OpenSfM's coordinates are in the stored pixel grid, never EXIF-rotated.
-                undistorted = undistort_to_pinhole(rec, image_dir, staged_images, max_size=config.undistort_max_size,
-                                                   jpeg_quality=config.jpeg_quality, exif_orientation=False)
-                timings["undistort"] = time.perf_counter() - t0
-                report["images_dir"] = str(image_dir)
-                report["undistortion"] = [c.to_dict() for c in
-                                          undistortion_crops(rec, max_size=config.undistort_max_size).values()]
-                report["quality_undistorted"] = {"reprojection_error_px": quality_report(
-                    undistorted, given_names, errors=reprojection_errors(undistorted))["reprojection_error_px"]}
-            else:
-                notes.append("undistort=False: model only (distorted/sparse/0, no images/ nor sparse/0); "
-                             "not a training input")
-            step(4, "writing the SfM output folder")
-            t0 = time.perf_counter()
-            report["timings_s"] = dict(timings)
-            extra = {OPENSFM_DATASET_DIR: opensfm_run_dir} if opensfm_run_dir is not None else {}
-            files = write_sfm_output(workdir, distorted=rec, undistorted=undistorted,
-                                     undistorted_images=staged_images if undistorted is not None else None,
-                                     report=report, extra_dirs=extra)
-            timings["write"] = time.perf_counter() - t0
-            report["timings_s"] = dict(timings)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        step(5, "done")
-        logger.info("sfm/opensfm: %s reconstruction %d: %d/%d images, %d points, median reprojection %.2f px",
-                    recon_path, chosen.index, len(rec.frames), len(given_names), len(rec.points),
-                    quality["reprojection_error_px"]["median"] or float("nan"))
-        return StageResult(output=undistorted if undistorted is not None else rec, report=report, files=files)
+        if config.undistort:
+            report["images_dir"] = str(image_dir)
+        options = FinishOptions.from_config(
+            config,
+            # OpenSfM's coordinates are in the stored pixel grid, never EXIF-rotated.
+            exif_orientation=False,
+            thin_model_hints=_thin_model_hints(config, others, stats),
+            missing_images_fix=("Set images_dir to the folder holding the photos OpenSfM ran on (OpenSfM reads "
+                                "<dataset>/images)"))
+        extra = {OPENSFM_DATASET_DIR: opensfm_run_dir} if opensfm_run_dir is not None else {}
+        result = finish_reconstruction(rec, image_dir, workdir, options, image_names=given_names, report=report,
+                                       timings=timings, steps=steps, source=str(recon_path), extra_dirs=extra)
+        steps.done()
+        return result
 
     # ----------------------------------------------------------------------------------------
 
@@ -529,7 +489,7 @@ def run_opensfm(command: str, image_root: Path, dataset: Path, *, images: ImageS
     image_dir = dataset / "images"
     image_dir.mkdir(exist_ok=True)
     sources = ([Path(r.path) for r in images] if images is not None
-               else sorted(p for p in Path(image_root).iterdir() if p.suffix in _IMAGE_SUFFIXES))
+               else sorted(p for p in Path(image_root).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
     if not sources:
         raise InputError("no photos to run OpenSfM on", path=image_root)
     for src in sources:
@@ -590,36 +550,13 @@ def _images_dir(folder: Path, config: OpenSfMConfig, photos_root: Path | None) -
 def _given_images(image_dir: Path, partials: list[osfm_io.OpenSfMPartial], tracks: osfm_io.OpenSfMTracks) -> list[str]:
     """Names of the images the dataset was made from: the images folder, else every image OpenSfM mentions."""
     if image_dir.is_dir():
-        names = sorted(p.name for p in image_dir.iterdir() if p.suffix in _IMAGE_SUFFIXES)
+        names = sorted(p.name for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if names:
             return names
     names_set = set(tracks.images)
     for p in partials:
         names_set.update(p.shots)
     return sorted(names_set)
-
-
-def _check_images(rec: Reconstruction, image_dir: Path, *, source: str) -> None:
-    """Refuse, before writing anything, to undistort when registered photos are missing.
-
-    Raises
-    ------
-    StageError
-        Naming the folder searched, the missing photos and the two ways out (``images_dir``,
-        ``undistort=false``).
-    """
-    missing = list(rec.frames.names) if not image_dir.is_dir() else [
-        n for n in rec.frames.names if not (image_dir / n).is_file()]
-    if not missing:
-        return
-    shown = ", ".join(missing[:_MAX_LISTED]) + (f" and {len(missing) - _MAX_LISTED} more"
-                                                if len(missing) > _MAX_LISTED else "")
-    where = f"{image_dir} does not exist" if not image_dir.is_dir() else f"{image_dir} lacks them"
-    raise StageError(
-        f"undistortion needs the photos OpenSfM reconstructed, but {len(missing)} of the {len(rec.frames)} "
-        f"registered images are missing ({shown}): {where}. Set images_dir to the folder holding the photos "
-        "OpenSfM ran on (OpenSfM reads <dataset>/images), or set undistort=false for a model-only output "
-        "(distorted/sparse/0, report.json, georef.json; not a training input)", stage=STAGE, source=source)
 
 
 def _georeference_report(rec: Reconstruction, partial: osfm_io.OpenSfMPartial,
@@ -651,24 +588,18 @@ def _georeference_report(rec: Reconstruction, partial: osfm_io.OpenSfMPartial,
     return report
 
 
-def _thin_model_message(rec: Reconstruction, config: OpenSfMConfig, missing: list[str],
-                        others: list[dict[str, Any]], stats: dict[str, Any]) -> str:
-    shown = ", ".join(missing[:_MAX_LISTED]) + (f" and {len(missing) - _MAX_LISTED} more"
-                                                if len(missing) > _MAX_LISTED else "")
-    parts = [
-        f"the converted model has {len(rec.points)} points and {len(rec.frames)} registered images; training needs "
-        f"at least {config.min_points} points and {config.min_frames} images",
-        f"shots not in the model: {shown}" if missing else "every given image is registered",
-    ]
+def _thin_model_hints(config: OpenSfMConfig, others: list[dict[str, Any]], stats: dict[str, Any]) -> tuple[str, ...]:
+    """What to try when the converted model is too thin: other partials, the outlier filter, OpenSfM itself."""
+    hints = []
     if others:
         sizes = ", ".join(f"[{o['index']}] {o['shots']} shots/{o['points']} points" for o in others)
-        parts.append(f"other partial reconstructions in the file: {sizes} (choose one with reconstruction_index)")
+        hints.append(f"choose another partial reconstruction of the file with reconstruction_index ({sizes})")
     if stats.get("observations_over_max_error"):
-        parts.append(f"{stats['observations_over_max_error']} observations were over max_reprojection_error="
-                     f"{config.max_reprojection_error} px (0 keeps all)")
-    parts.append("to fix: add overlapping photos of the missing areas, check EXIF focal lengths, rerun OpenSfM "
-                 "(e.g. more features: feature_min_frames), or lower min_points/min_frames knowingly")
-    return "; ".join(parts)
+        hints.append(f"raise max_reprojection_error={config.max_reprojection_error} px (0 keeps all): "
+                     f"{stats['observations_over_max_error']} observations were over it")
+    hints += ["add overlapping photos of the missing areas", "check EXIF focal lengths",
+              "rerun OpenSfM (e.g. more features: feature_min_frames)", "lower min_points/min_frames knowingly"]
+    return tuple(hints)
 
 
 @hookimpl

@@ -1,8 +1,9 @@
 """The default SfM backend: COLMAP's incremental mapper through pycolmap (CPU).
 
 photos (:class:`~splatkit.contracts.ImageSet`) -> SIFT features -> matching -> incremental
-mapping -> the largest model -> GPS georeferencing -> PINHOLE undistortion -> the SfM output
-folder (:mod:`splatkit.sfm.layout`).
+mapping -> the largest model -> GPS georeferencing, then the finishing step every SfM backend
+shares (:func:`splatkit.sfm.finish.finish_reconstruction`: trainability gate, quality report,
+PINHOLE undistortion, the SfM output folder of :mod:`splatkit.io.sfm_output`).
 
 Settings that matter on real photos (see the SfM brief): COLMAP's default initial-pair thresholds
 (``init_min_tri_angle`` 16 deg, ``init_min_num_inliers`` 100) registered 2 of 29 images of the
@@ -18,11 +19,9 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -30,7 +29,10 @@ from typing import Any, ClassVar
 from splatkit.contracts import ImageRecord, ImageSet, Reconstruction
 from splatkit.errors import ContractError, InputError, StageError
 from splatkit.plugins.spec import hookimpl
-from splatkit.stages import ProgressCallback, ProgressUpdate, Stage, StageResult, config_to_dict, no_progress
+from splatkit.sfm.finish import FinishOptions, finish_reconstruction, finish_steps
+from splatkit.sfm.quality import GENERIC_HINTS
+from splatkit.sfm.steps import StageSteps
+from splatkit.stages import ProgressCallback, Stage, StageResult, config_to_dict, no_progress
 
 __all__ = ["PycolmapSfM", "group_cameras", "choose_matcher", "splatkit_register_stages"]
 
@@ -40,6 +42,10 @@ _MATCHERS = ("auto", "exhaustive", "spatial", "sequential")
 _CAMERA_MODES = ("per_device", "single", "per_image")
 #: Focal guess when EXIF says nothing: COLMAP's ``default_focal_length_factor``.
 GUESSED_FOCAL_FACTOR = 1.2
+#: Progress steps before the finishing step: extract, match, map, georeference.
+MAPPING_STEPS = 4
+#: What to try when the model is too thin to train on.
+THIN_MODEL_HINTS: tuple[str, ...] = (*GENERIC_HINTS, "try matcher='exhaustive' and a larger max_image_size")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -196,22 +202,6 @@ def group_cameras(image_set: ImageSet, mode: str) -> list[CameraGroup]:
     return out
 
 
-_FRAME_NAME = re.compile(r"^(.*?)(\d+)\.[^.]+$")
-
-
-def looks_like_video_frames(names: tuple[str, ...]) -> bool:
-    """True when names are one prefix + consecutive numbers (``frame_0001.jpg`` ...)."""
-    if len(names) < 3:
-        return False
-    parsed = [_FRAME_NAME.match(n.rsplit("/", 1)[-1]) for n in names]
-    if not all(parsed):
-        return False
-    prefixes = {m.group(1) for m in parsed if m}
-    numbers = sorted(int(m.group(2)) for m in parsed if m)
-    steps = {b - a for a, b in zip(numbers, numbers[1:])}
-    return len(prefixes) == 1 and len(steps) == 1
-
-
 def choose_matcher(image_set: ImageSet, matcher: str, exhaustive_max_images: int) -> tuple[str, str]:
     """(matcher, why): resolve ``auto`` from the data; explicit choices are kept as asked."""
     n = len(image_set)
@@ -233,6 +223,7 @@ class PycolmapSfM(Stage):
 
     kind: ClassVar[str] = "sfm"
     name: ClassVar[str] = "pycolmap"
+    default_rank: ClassVar[int] = 100
     Config: ClassVar[type] = PycolmapConfig
     description: ClassVar[str] = "COLMAP incremental SfM via pycolmap (CPU), GPS georeferencing, PINHOLE output"
     install_hint: ClassVar[str] = "pip install 'splatkit[sfm]'"
@@ -250,7 +241,10 @@ class PycolmapSfM(Stage):
         workdir: Path | str = Path("sfm"),
         progress: ProgressCallback = no_progress,
     ) -> StageResult[Reconstruction]:
-        """Reconstruct ``input`` and write the SfM output folder at ``workdir``.
+        """Map ``input`` with COLMAP, georeference it, then finish it like every SfM backend.
+
+        ``workdir``, ``progress``, the returned result and the trainability and missing-photo
+        failures are those of :func:`splatkit.sfm.finish.finish_reconstruction`.
 
         Parameters
         ----------
@@ -258,22 +252,17 @@ class PycolmapSfM(Stage):
             Photos, or a folder / ZIP of them (read with :func:`splatkit.io.images.read_image_set`).
         config : PycolmapConfig
         workdir : path
-            The output folder (replaced atomically as a whole; see :mod:`splatkit.sfm.layout`).
+            The SfM output folder to write.
         progress : callable
             Receives a :class:`~splatkit.stages.ProgressUpdate` per step.
-
-        Returns
-        -------
-        StageResult[Reconstruction]
-            The undistorted PINHOLE model (the distorted one when ``undistort=False``), the
-            report (also ``workdir/report.json``) and the files written.
 
         Raises
         ------
         InputError
             Fewer than 2 usable photos (or fewer than ``min_frames``), unreadable input.
         StageError
-            Nothing reconstructed, or too few images/points (names the unregistered images).
+            Nothing reconstructed, implausible intrinsics, or too few images/points (names the
+            unregistered images).
         """
         config = config or PycolmapConfig()
         stage = self.qualified_name()
@@ -281,29 +270,26 @@ class PycolmapSfM(Stage):
         image_set.validate(min_images=max(2, config.min_frames))
         source = str(image_set.source or image_set.root)
         workdir = Path(workdir)
-        steps = 6 if config.undistort else 5
-        step = 0
-
-        def tick(message: str) -> None:
-            nonlocal step
-            progress(ProgressUpdate(stage=stage, step=step, total=steps, message=message))
-            step += 1
-
+        steps = StageSteps(stage, MAPPING_STEPS + finish_steps(config.undistort), progress)
         timings: dict[str, float] = {}
         report: dict[str, Any] = {"backend": stage, "source": source, "config": config_to_dict(config),
                                   "notes": []}
         workdir.parent.mkdir(parents=True, exist_ok=True)
+        # COLMAP's database and its view of the photos; the finishing step reads the photos from
+        # the ImageSet, so this goes before undistortion.
         scratch = Path(tempfile.mkdtemp(prefix=f".{workdir.name}.pycolmap.", dir=workdir.parent))
         try:
-            result = self._run(image_set, config, workdir, scratch, tick, timings, report, stage, source)
+            rec = self._run(image_set, config, scratch, steps, timings, report, stage, source)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        progress(ProgressUpdate(stage=stage, step=steps, total=steps, message="done"))
+        options = FinishOptions.from_config(config, thin_model_hints=THIN_MODEL_HINTS)
+        result = finish_reconstruction(rec, image_set, workdir, options, image_names=image_set.names,
+                                       report=report, timings=timings, steps=steps, source=source)
+        steps.done()
         return result
 
-    def _run(self, image_set: ImageSet, config: PycolmapConfig, workdir: Path, scratch: Path,
-             tick: Callable[[str], None], timings: dict[str, float], report: dict[str, Any], stage: str,
-             source: str) -> StageResult[Reconstruction]:
+    def _run(self, image_set: ImageSet, config: PycolmapConfig, scratch: Path, steps: StageSteps,
+             timings: dict[str, float], report: dict[str, Any], stage: str, source: str) -> Reconstruction:
         import pycolmap
 
         pycolmap.set_random_seed(config.seed)
@@ -312,25 +298,22 @@ class PycolmapSfM(Stage):
         previous_level = pycolmap.logging.minloglevel
         pycolmap.logging.minloglevel = 0 if logger.isEnabledFor(logging.DEBUG) else 1
         try:
-            return self._reconstruct(pycolmap, image_set, config, workdir, scratch, tick, timings, report, stage,
-                                     source)
+            return self._reconstruct(pycolmap, image_set, config, scratch, steps, timings, report, stage, source)
         finally:
             pycolmap.logging.minloglevel = previous_level
 
-    def _reconstruct(self, pycolmap: Any, image_set: ImageSet, config: PycolmapConfig, workdir: Path,
-                     scratch: Path, tick: Callable[[str], None], timings: dict[str, float], report: dict[str, Any],
-                     stage: str, source: str) -> StageResult[Reconstruction]:
+    def _reconstruct(self, pycolmap: Any, image_set: ImageSet, config: PycolmapConfig, scratch: Path,
+                     steps: StageSteps, timings: dict[str, float], report: dict[str, Any], stage: str,
+                     source: str) -> Reconstruction:
+        """Map the photos and georeference the largest model (the distorted model, not yet checked)."""
         from splatkit.io.colmap import from_pycolmap
         from splatkit.sfm.georeference import align_to_gps
-        from splatkit.sfm.layout import write_sfm_output
-        from splatkit.sfm.quality import check_sfm_output, quality_report, reprojection_errors
-        from splatkit.sfm.undistort import undistort_to_pinhole, undistortion_crops
 
         threads = config.num_threads if config.num_threads > 0 else (os.cpu_count() or 1)
         image_dir = _stage_images(image_set, scratch / "images")
         database = scratch / "database.db"
 
-        tick("extracting features")
+        steps.next("extracting features")
         t0 = time.perf_counter()
         groups = group_cameras(image_set, config.camera_mode)
         self._extract(pycolmap, database, image_dir, groups, config, threads)
@@ -344,14 +327,14 @@ class PycolmapSfM(Stage):
             logger.warning(msg)
             report["notes"].append(msg)
 
-        tick("matching")
+        steps.next("matching")
         t0 = time.perf_counter()
         matcher, why = choose_matcher(image_set, config.matcher, config.exhaustive_max_images)
         matcher = self._match(pycolmap, database, matcher, len(image_set), config, threads, report)
         report["matcher"] = {"used": matcher, "why": why}
         timings["match"] = time.perf_counter() - t0
 
-        tick("incremental mapping")
+        steps.next("incremental mapping")
         t0 = time.perf_counter()
         models: list[Any] = []
         attempts = []
@@ -400,7 +383,7 @@ class PycolmapSfM(Stage):
                                    "images are listed in other_models")
         rec = from_pycolmap(best, source=f"{stage} on {source}")
 
-        tick("georeferencing")
+        steps.next("georeferencing")
         t0 = time.perf_counter()
         if config.georeference:
             rec, georef = align_to_gps(rec, image_set, max_error_m=config.gps_max_error_m, seed=config.seed)
@@ -411,40 +394,7 @@ class PycolmapSfM(Stage):
         if not georef.get("applied"):
             report["notes"].append(f"not georeferenced: {georef.get('reason')}")
 
-        errors = reprojection_errors(rec)
-        report["quality"] = quality_report(rec, image_set.names, errors=errors)
-        if georef.get("applied"):
-            report["quality"]["gps_residual_m"] = georef["residual_m"]
-        check_sfm_output(rec, image_set.names, min_points=config.min_points, min_frames=config.min_frames,
-                         stage=stage, source=source)
-
-        undistorted: Reconstruction | None = None
-        staging_images = scratch / "undistorted_images"
-        if config.undistort:
-            tick("undistorting")
-            t0 = time.perf_counter()
-            undistorted = undistort_to_pinhole(rec, image_set, staging_images, max_size=config.undistort_max_size,
-                                               jpeg_quality=config.jpeg_quality)
-            timings["undistort"] = time.perf_counter() - t0
-            report["undistortion"] = [c.to_dict() for c in
-                                      undistortion_crops(rec, max_size=config.undistort_max_size).values()]
-            und_err = reprojection_errors(undistorted)
-            report["quality_undistorted"] = {
-                "reprojection_error_px": quality_report(undistorted, image_set.names,
-                                                        errors=und_err)["reprojection_error_px"]}
-
-        tick("writing output")
-        t0 = time.perf_counter()
-        report["timings_s"] = timings
-        files = write_sfm_output(workdir, distorted=rec, undistorted=undistorted,
-                                 undistorted_images=staging_images if undistorted is not None else None,
-                                 report=report)
-        timings["write"] = time.perf_counter() - t0
-        report["timings_s"] = dict(timings)
-        logger.info("sfm/pycolmap: %d/%d images, %d points, median reprojection %.3f px",
-                    len(rec.frames), len(image_set), len(rec.points),
-                    report["quality"]["reprojection_error_px"]["median"] or float("nan"))
-        return StageResult(output=undistorted if undistorted is not None else rec, report=report, files=files)
+        return rec
 
     # -- steps --------------------------------------------------------------------------------
 

@@ -14,10 +14,18 @@ from typing import Any
 import numpy as np
 
 from splatkit.contracts import Reconstruction
-from splatkit.errors import StageError
+from splatkit.errors import ContractError, StageError
 from splatkit.sfm.camera_models import img_from_cam
 
-__all__ = ["reprojection_errors", "quality_report", "check_sfm_output"]
+__all__ = ["GENERIC_HINTS", "MAX_LISTED", "reprojection_errors", "quality_report", "check_sfm_output"]
+
+#: Most photo names an error message lists before "and N more".
+MAX_LISTED = 20
+#: What to try when a model is too thin and the backend has nothing more specific to say.
+GENERIC_HINTS: tuple[str, ...] = (
+    "add photos that overlap their neighbours by 60-80%",
+    "remove photos of other scenes",
+)
 
 
 def reprojection_errors(rec: Reconstruction) -> np.ndarray:
@@ -112,7 +120,29 @@ def check_sfm_output(
     source: str | None = None,
     hints: Sequence[str] = (),
 ) -> Reconstruction:
-    """Validate ``rec`` and refuse a model too thin to train on.
+    """Validate ``rec`` and refuse a model too thin to train on: the SfM stage's trainability gate.
+
+    The minimums are those of :meth:`Reconstruction.check_trainable` (the rule training applies
+    too); this adds what only SfM knows: which photos did not register, and what to try.
+
+    Parameters
+    ----------
+    rec : Reconstruction
+        The model a backend made.
+    image_names : sequence of str
+        Every input photo's name (registered or not).
+    min_points, min_frames : int
+        The backend's trainability minimums.
+    stage, source : str
+        For the error: ``"sfm/<backend>"`` and what it ran on.
+    hints : sequence of str
+        What to try, backend-specific (e.g. another matcher, another partial reconstruction);
+        empty: generic advice about overlap.
+
+    Returns
+    -------
+    Reconstruction
+        ``rec`` itself.
 
     Raises
     ------
@@ -123,18 +153,16 @@ def check_sfm_output(
         message names the images that failed to register and what to try.
     """
     rec.validate()
-    if len(rec.points) >= min_points and len(rec.frames) >= min_frames:
-        return rec
-    registered = set(rec.frames.names)
-    missing = [n for n in image_names if n not in registered]
-    shown = ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
-    tries = list(hints) or [
-        "add photos that overlap their neighbours by 60-80%",
-        "remove photos of other scenes",
-        "try matcher='exhaustive' and a larger max_image_size",
-    ]
-    raise StageError(
-        f"the reconstruction is too thin to train on: {len(rec.frames)}/{len(image_names)} images registered "
-        f"(need {min_frames}), {len(rec.points)} points (need {min_points}). "
-        f"Images that failed to register: {shown or 'none'}. Try: " + "; ".join(tries),
-        stage=stage, source=source)
+    try:
+        return rec.check_trainable(min_points=min_points, min_frames=min_frames)
+    except ContractError as e:
+        registered = set(rec.frames.names)
+        missing = [n for n in image_names if n not in registered]
+        shown = ", ".join(missing[:MAX_LISTED]) + (f" and {len(missing) - MAX_LISTED} more"
+                                                   if len(missing) > MAX_LISTED else "")
+        tries = list(hints) or list(GENERIC_HINTS)
+        raise StageError(
+            f"the reconstruction is too thin to train on: {len(rec.frames)}/{len(image_names)} images registered "
+            f"(need {min_frames} images), {len(rec.points)} points (need {min_points} points). "
+            f"Images that failed to register: {shown or 'none'}. Try: " + "; ".join(tries),
+            stage=stage, source=source) from e
