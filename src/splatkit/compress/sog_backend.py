@@ -100,6 +100,7 @@ class SogCompressor(Stage):
 
     kind = "compress"
     name = "sog"
+    default_rank = 100
     Config = SogConfig
     description = "SOG v2 (PlayCanvas/SuperSplat web format): 5-15x smaller than a 3DGS PLY"
     install_hint = ""
@@ -155,12 +156,13 @@ class SogCompressor(Stage):
             if "skipped" not in quality:
                 timings["render_psnr"] = round(time.perf_counter() - started, 4)
 
-        file_count = int(bundle.meta["count"])
+        meta = encoding.meta
+        file_count = meta.count
         count = file_count - encoding.padding
         ply_bytes = ply_size(count, encoding.encoded.sh_degree, georeference=input.georeference is not None)
         report: dict[str, Any] = {
-            "format": "sog",
-            "version": sog.SOG_VERSION,
+            "format": sog.SOG_FORMAT,
+            "version": meta.version,
             "config": config_to_dict(config),
             "source_count": len(input),
             "count": count,
@@ -170,7 +172,7 @@ class SogCompressor(Stage):
             "order_stats": encoding.order_stats,
             "dropped_invalid": encoding.dropped_invalid,
             "sh_degree": encoding.encoded.sh_degree,
-            "palette_size": int(bundle.meta["shN"]["count"]) if "shN" in bundle.meta else 0,
+            "palette_size": meta.palette_size,
             "bytes": int(size),
             "bytes_per_splat": round(size / count, 3),
             "ply_bytes": int(ply_bytes),
@@ -179,7 +181,7 @@ class SogCompressor(Stage):
             "ratio_vs_input_ply": round(ply_size(len(input), input.sh_degree,
                                                  georeference=input.georeference is not None) / size, 3),
             "members": {name: len(data) for name, data in bundle.members.items()},
-            "offset": bundle.meta["splatkit"]["offset"],
+            "offset": None if meta.splatkit is None or meta.splatkit.offset is None else list(meta.splatkit.offset),
             "errors": errors,
             "render_psnr": quality,
             "timings": timings,

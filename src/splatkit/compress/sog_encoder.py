@@ -1,19 +1,22 @@
 """Encode a :class:`~splatkit.contracts.GaussianCloud` as SOG v2 (PlayCanvas-compatible).
 
 Steps (each timed): clean the cloud (drop splats with NaN/Inf values or a zero quaternion; cap
-the SH degree), recentre the positions (the offset and any georeference go to
-``meta["splatkit"]``, which other readers ignore), order the splats (:mod:`.ordering`; PLAS
-fills the whole texture with transparent padding copies, counted in ``meta["splatkit"]
-["padding"]`` and marked by alpha 0 in ``scales``), pack
+the SH degree), recentre the positions (the offset and any georeference go to splatkit's
+extension object, :class:`~splatkit.io.sog.SplatkitExtension`, which other readers ignore), order
+the splats (:mod:`.ordering`; PLAS fills the whole texture with transparent padding copies,
+counted in ``SplatkitExtension.padding`` and marked by alpha 0 in the scales image), pack
 positions and rotations (:mod:`splatkit.io.sog`), fit 256-entry codebooks for log-scales and
 ``f_dc`` (:mod:`.quantize`), fit the SH palette (:mod:`.palette`) and its codebook, then encode
 the seven textures as lossless WebP. :func:`decode_errors` measures what the round trip lost.
+
+Everything a file looks like (member names, pixel layouts, the ``meta.json`` schema) comes from
+:mod:`splatkit.io.sog`: this module makes the lossy choices and fills a
+:class:`~splatkit.io.sog.SogMeta`.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -100,6 +103,8 @@ class SogEncoding:
     ----------
     bundle : CompressedBundle
         ``meta`` (the ``meta.json`` object) and the WebP members.
+    meta : SogMeta
+        ``bundle.meta`` as the schema object it was written from.
     source_index : int64 [M]
         For each real splat in file order (padding skipped), its index in the input cloud (drops
         and order combined).
@@ -109,7 +114,7 @@ class SogEncoding:
     dropped_invalid : int
         Splats dropped for NaN/Inf values or a zero quaternion.
     padding : int
-        Transparent padding splats in the file (PLAS only); ``meta["count"]`` is ``M + padding``.
+        Transparent padding splats in the file (PLAS only); ``meta.count`` is ``M + padding``.
     order_stats : dict
         What the ordering reported (PLAS: seconds, radii, steps, device, distances).
     timings : dict[str, float]
@@ -117,6 +122,7 @@ class SogEncoding:
     """
 
     bundle: CompressedBundle
+    meta: sog.SogMeta
     source_index: np.ndarray
     encoded: GaussianCloud
     dropped_invalid: int
@@ -211,29 +217,27 @@ def encode_sog(cloud: GaussianCloud, options: SogEncodeOptions = SogEncodeOption
             full[padding, 3] = padding_alpha
         return sog.to_texture(full, width, height)
 
+    files = sog.SogFiles()
     steps.start("means")
     lower, upper, mins, maxs = sog.pack_means(local)
-    images: dict[str, np.ndarray] = {"means_l.webp": texture(lower), "means_u.webp": texture(upper)}
+    images: dict[str, np.ndarray] = {files.means_l: texture(lower), files.means_u: texture(upper)}
 
     steps.start("quats")
-    images["quats.webp"] = texture(sog.pack_quats(ordered.quats))
+    images[files.quats] = texture(sog.pack_quats(ordered.quats))
 
     steps.start("scales")
     # Pool the three axes column by column (scale_0 of every splat, then scale_1, ...).
     scales = quantize_1d(ordered.log_scales.T)
-    rows = np.full((n, 4), 255, np.uint8)
-    rows[:, :3] = scales.labels.reshape(3, n).T
-    images["scales.webp"] = texture(rows, padding_alpha=sog.PADDING_ALPHA)
+    images[files.scales] = texture(sog.pack_indices(scales.labels.reshape(3, n).T),
+                                   padding_alpha=sog.PADDING_ALPHA)
 
     steps.start("sh0")
     colors = quantize_1d(ordered.sh0.T)
-    rows = np.empty((n, 4), np.uint8)
-    rows[:, :3] = colors.labels.reshape(3, n).T
-    rows[:, 3] = sog.opacity_to_alpha(ordered.opacity_logits)
-    images["sh0.webp"] = texture(rows, padding_alpha=0)      # padding: fully transparent
+    rows = sog.pack_indices(colors.labels.reshape(3, n).T, sog.opacity_to_alpha(ordered.opacity_logits))
+    images[files.sh0] = texture(rows, padding_alpha=0)      # padding: fully transparent
 
     steps.start("shN")
-    meta_shn: dict[str, Any] | None = None
+    shn: sog.ShNMeta | None = None
     bands = ordered.sh_degree
     if bands > 0:
         coeffs = SH_COEFFS_FOR_DEGREE[bands]
@@ -248,68 +252,44 @@ def encode_sog(cloud: GaussianCloud, options: SogEncodeOptions = SogEncodeOption
         # atlas) and by file position (nearby labels for nearby pixels: a smaller label image).
         # Both images are encoded for each and the smaller pair is kept.
         renumbered_idx, renumbered_labels = order_palette_by_position(idx, labels)
-        shn_candidates = {"k-means": _shn_images(idx, labels, texture),
-                          "file-position": _shn_images(renumbered_idx, renumbered_labels, texture)}
-        meta_shn = {"count": int(entries), "bands": int(bands), "codebook": _floats(code.values),
-                    "files": ["shN_centroids.webp", "shN_labels.webp"]}
+        shn_candidates = {"k-means": _shn_images(idx, labels, texture, files),
+                          "file-position": _shn_images(renumbered_idx, renumbered_labels, texture, files)}
+        shn = sog.ShNMeta(count=int(entries), bands=int(bands), codebook=_floats(code.values))
 
     steps.start("webp")
     jobs = dict(images)
-    if meta_shn is not None:
+    if shn is not None:
         for numbering, pair in shn_candidates.items():
             jobs.update({(numbering, name): array for name, array in pair.items()})
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = dict(zip(jobs, pool.map(lambda a: sog.encode_webp(a, effort=options.webp_effort), jobs.values())))
     encoded = {name: data for name, data in done.items() if isinstance(name, str)}
     palette_numbering = None
-    if meta_shn is not None:
+    if shn is not None:
         palette_numbering = min(shn_candidates, key=lambda numbering: sum(
             len(done[(numbering, name)]) for name in shn_candidates[numbering]))
         encoded.update({name: done[(palette_numbering, name)] for name in shn_candidates[palette_numbering]})
     from splatkit import __version__ as splatkit_version
 
-    meta: dict[str, Any] = {
-        "version": sog.SOG_VERSION,
-        "asset": {"generator": f"splatkit v{splatkit_version}"},
-        "count": int(expand.shape[0]),
-        "means": {"mins": mins, "maxs": maxs, "files": ["means_l.webp", "means_u.webp"]},
-        "scales": {"codebook": _floats(scales.values), "files": ["scales.webp"]},
-        "quats": {"files": ["quats.webp"]},
-        "sh0": {"codebook": _floats(colors.values), "files": ["sh0.webp"]},
-    }
-    if meta_shn is not None:
-        meta["shN"] = meta_shn
-    meta["splatkit"] = {
-        "offset": [float(v) for v in offset],
-        "georeference": cloud.georeference.to_dict() if cloud.georeference is not None else None,
-        "source_count": source_count,
-        "dropped_invalid": dropped,
-        "order": options.order,
-        "padding": pixel_order.padding_count,
-        "palette_numbering": palette_numbering,
-    }
-    bundle = CompressedBundle(format=sog.SOG_FORMAT, version=sog.SOG_VERSION, meta=meta, members=encoded,
+    extension = sog.SplatkitExtension(
+        offset=(float(offset[0]), float(offset[1]), float(offset[2])), georeference=cloud.georeference,
+        source_count=source_count, dropped_invalid=dropped, order=options.order,
+        padding=pixel_order.padding_count, palette_numbering=palette_numbering)
+    meta = sog.SogMeta(count=int(expand.shape[0]), means_mins=tuple(mins), means_maxs=tuple(maxs),
+                       scales_codebook=_floats(scales.values), sh0_codebook=_floats(colors.values), shn=shn,
+                       files=files, generator=f"splatkit v{splatkit_version}", splatkit=extension)
+    bundle = CompressedBundle(format=sog.SOG_FORMAT, version=meta.version, meta=meta.to_json(), members=encoded,
                               source_count=source_count)
     steps.finish()
-    return SogEncoding(bundle=bundle, source_index=kept[order], encoded=ordered, dropped_invalid=dropped,
+    return SogEncoding(bundle=bundle, meta=meta, source_index=kept[order], encoded=ordered, dropped_invalid=dropped,
                        padding=pixel_order.padding_count, order_stats=dict(pixel_order.stats),
                        timings=steps.timings)
 
 
-def _shn_images(idx: np.ndarray, labels: np.ndarray,
-                texture: Callable[[np.ndarray], np.ndarray]) -> dict[str, np.ndarray]:
+def _shn_images(idx: np.ndarray, labels: np.ndarray, texture: Callable[[np.ndarray], np.ndarray],
+                files: sog.SogFiles) -> dict[str, np.ndarray]:
     """The SH palette atlas and label image for codebook indices ``idx [P, K, 3]`` and ``labels [N]``."""
-    entries, coeffs = idx.shape[:2]
-    rows_p = math.ceil(entries / sog.PALETTE_ENTRIES_PER_ROW)
-    atlas = np.zeros((rows_p * sog.PALETTE_ENTRIES_PER_ROW, coeffs, 4), np.uint8)
-    atlas[:entries, :, :3] = idx
-    atlas[:entries, :, 3] = 255
-    lab = np.zeros((labels.shape[0], 4), np.uint8)
-    lab[:, 0] = labels & 0xFF
-    lab[:, 1] = labels >> 8
-    lab[:, 3] = 255
-    return {"shN_centroids.webp": atlas.reshape(rows_p, sog.PALETTE_ENTRIES_PER_ROW * coeffs, 4),
-            "shN_labels.webp": texture(lab)}
+    return {files.shn_centroids: sog.pack_shn_centroids(idx), files.shn_labels: texture(sog.pack_shn_labels(labels))}
 
 
 def _real_rows(pixel_order: PixelOrder) -> tuple[np.ndarray, np.ndarray]:
@@ -353,10 +333,10 @@ class _Steps:
             self._current = None
 
 
-def _floats(values: np.ndarray) -> list[float]:
+def _floats(values: np.ndarray) -> tuple[float, ...]:
     # float32 -> shortest decimal that round-trips the float32 value.
-    return [float(np.format_float_positional(v, unique=True, trim="-")) if np.isfinite(v) else 0.0
-            for v in np.asarray(values, np.float32)]
+    return tuple(float(np.format_float_positional(v, unique=True, trim="-")) if np.isfinite(v) else 0.0
+                 for v in np.asarray(values, np.float32))
 
 
 def decode_errors(reference: GaussianCloud, decoded: GaussianCloud) -> dict[str, float]:

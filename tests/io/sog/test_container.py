@@ -18,6 +18,7 @@ from splatkit.compress.sog_encoder import SogEncodeOptions, encode_sog
 from splatkit.contracts import CompressedBundle
 from splatkit.errors import InputError
 from splatkit.io import sog
+from splatkit.io.sog import container
 from tests.compress.synthetic import synthetic_cloud
 
 MEMBERS = ["means_l.webp", "means_u.webp", "quats.webp", "scales.webp", "sh0.webp",
@@ -168,7 +169,7 @@ def test_zip_bomb_member_is_refused_before_decompressing(bundle: CompressedBundl
             zf.writestr(name, bytes(64 << 20) if name == "quats.webp" else data)
         zf.writestr("meta.json", json.dumps(dict(bundle.meta)))
     assert path.stat().st_size < 1 << 20
-    monkeypatch.setattr(sog, "MAX_MEMBER_BYTES", 32 << 20)
+    monkeypatch.setattr(container, "MAX_MEMBER_BYTES", 32 << 20)
     with pytest.raises(InputError, match="'quats.webp' holds 67108864 bytes .*ZIP bomb"):
         sog.read_sog(path)
 
@@ -178,13 +179,13 @@ def test_member_and_total_limits_apply_to_folders_and_meta(bundle: CompressedBun
     folder = sog.write_sog(bundle, tmp_path / "scene", bundled=False)
     zipped = sog.write_sog(bundle, tmp_path / "a.sog")
     sizes = {name: len(data) for name, data in bundle.members.items()}
-    monkeypatch.setattr(sog, "MAX_TOTAL_BYTES", sum(sizes.values()) - 1)
+    monkeypatch.setattr(container, "MAX_TOTAL_BYTES", sum(sizes.values()) - 1)
     with pytest.raises(InputError, match="add up to more than"):
         sog.read_sog(zipped)
     with pytest.raises(InputError, match="add up to more than"):
         sog.read_sog(folder)
-    monkeypatch.setattr(sog, "MAX_TOTAL_BYTES", 1 << 40)
-    monkeypatch.setattr(sog, "MAX_META_BYTES", 10)
+    monkeypatch.setattr(container, "MAX_TOTAL_BYTES", 1 << 40)
+    monkeypatch.setattr(container, "MAX_META_BYTES", 10)
     with pytest.raises(InputError, match="'meta.json' holds"):
         sog.read_sog(zipped)
 

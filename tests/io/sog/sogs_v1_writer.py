@@ -15,7 +15,7 @@ tests compare the decoded splats with the source PLY by position, never by index
 
 Usage::
 
-    python -m tests.compress.sogs_v1_writer IN.ply OUT_DIR
+    python -m tests.io.sog.sogs_v1_writer IN.ply OUT_DIR
 """
 
 from __future__ import annotations

@@ -22,15 +22,15 @@ from scipy.spatial import cKDTree
 
 from splatkit.contracts import GaussianCloud
 from splatkit.errors import InputError
-from splatkit.io import sog, sog_v1
+from splatkit.io import sog
 from splatkit.io.ply import read_ply, write_ply
-from tests.compress import sogs_v1_writer
+from tests.io.sog import sogs_v1_writer
 from tests.compress.synthetic import synthetic_cloud
-from tests.compress.fixtures import make_sog_v1
+from tests.io.sog.fixtures import make_sog_v1
 from tests.conftest import find_splat_transform as _splat_transform
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 V1_FOLDER = FIXTURES / make_sog_v1.FOLDER
 SOURCE_PLY = FIXTURES / make_sog_v1.SOURCE_PLY
 
@@ -58,7 +58,7 @@ def _check_against_source(decoded: GaussianCloud, meta: dict, source: GaussianCl
     assert (ds <= half("scales")).all()
     dc = np.abs(decoded.sh0 - ref.sh0)
     assert (dc <= half("sh0")[:3]).all()
-    early = sog_v1.v1_dialect(meta) == "sogs-1.0"
+    early = sog.v1_dialect(meta) == "sogs-1.0"
     do = np.abs(decoded.opacity_logits - ref.opacity_logits)
     assert (do <= (half("opacities")[0] if early else half("sh0")[3])).all()
     q1 = ref.quats / np.linalg.norm(ref.quats, axis=1, keepdims=True)
@@ -88,7 +88,7 @@ def _check_against_source(decoded: GaussianCloud, meta: dict, source: GaussianCl
 
 def test_v1_fixture_decodes_to_its_source_ply() -> None:
     bundle = sog.read_sog(V1_FOLDER)
-    assert bundle.version == sog_v1.SOG_V1_VERSION and "version" not in bundle.meta
+    assert bundle.version == sog.SOG_V1_VERSION and "version" not in bundle.meta
     decoded = sog.decode_sog(bundle)
     source = read_ply(SOURCE_PLY)
     side = int(len(source) ** 0.5)
@@ -174,13 +174,13 @@ def test_v1_written_by_sogs_1_0(tmp_path: Path, source_kind: str) -> None:
     else:
         ply = write_ply(synthetic_cloud(1700, sh_degree=1, seed=3, extent=5.0), tmp_path / "source.ply")
     out = tmp_path / "sogs"
-    proc = subprocess.run([sys.executable, "-m", "tests.compress.sogs_v1_writer", str(ply), str(out)],
+    proc = subprocess.run([sys.executable, "-m", "tests.io.sog.sogs_v1_writer", str(ply), str(out)],
                           cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     written = json.loads((out / "meta.json").read_text())
     assert "version" not in written and "opacities" in written and len(written["shN"]["files"]) == 3
     bundle = sog.read_sog(out)
-    assert bundle.version == sog_v1.SOG_V1_VERSION and sog_v1.v1_dialect(bundle.meta) == "sogs-1.0"
+    assert bundle.version == sog.SOG_V1_VERSION and sog.v1_dialect(bundle.meta) == "sogs-1.0"
     assert sog.info(out)["dialect"] == "sogs-1.0" and sog.info(V1_FOLDER)["dialect"] == "sogs"
     decoded = sog.decode_sog(bundle)
     source = read_ply(ply)
