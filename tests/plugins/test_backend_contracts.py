@@ -168,7 +168,16 @@ SAMPLES: dict[str, Callable[[Path, pytest.FixtureRequest], list[Path]]] = {
     "colmap": lambda tmp, _: _colmap_models(tmp),
     "opensfm": lambda tmp, _: _opensfm_folders(tmp),
     "photos": _photo_sets,
+    "sog": lambda tmp, _: _sog_samples(tmp),
 }
+
+
+def _sog_samples(tmp_path: Path) -> list[Path]:
+    # SogFormat reads but does not write (the encoder lives in compress/): v2 bundled and folder,
+    # and the legacy v1 fixture.
+    from tests.io.sog.samples import sog_samples
+
+    return sog_samples(tmp_path)
 
 
 @pytest.mark.parametrize("format_cls", FORMATS, ids=_ids)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from splatkit.io.ply import PlyFormat
+from splatkit.io.sog import SogFormat
 from splatkit.io.spz import SpzFormat
 from splatkit.plugins.spec import hookimpl
 
@@ -19,4 +20,5 @@ __all__ = ["splatkit_register_formats"]
 @hookimpl
 def splatkit_register_formats(registry: Any) -> None:
     registry.add(PlyFormat)
+    registry.add(SogFormat)
     registry.add(SpzFormat)
