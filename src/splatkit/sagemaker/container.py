@@ -21,12 +21,45 @@ SfM stage's output folder: ``images/``, ``sparse/0``, ``georef.json``), ``compre
 backend's config, run id, attempt, splatkit version; see :func:`splatkit.sagemaker.jobs.job_spec`).
 The spec travels as a file because a processing job's environment values are limited to 256
 characters and stage configs are longer.
+
+What the platform gives the container besides the data (AWS developer guide: "How Amazon
+SageMaker Runs Your Training Image", "Build Your Own Processing Container"):
+
+==========================================  ==================================================
+Training hyperparameters, channels, hosts   ``/opt/ml/input/config/{hyperparameters,inputdataconfig,resourceconfig}.json``
+Processing job (the whole request)          ``/opt/ml/config/processingjobconfig.json``
+Training failure reason                     ``/opt/ml/output/failure`` (first 1024 characters
+                                            become ``FailureReason``)
+Processing exit message                     ``/opt/ml/output/message`` (first 1 KB, UTF-8,
+                                            becomes ``ExitMessage``)
+==========================================  ==================================================
+
+Every path here is absolute in the container; :func:`local_path` maps it under another root
+(the environment variable :data:`ENV_ROOT`), which is how tests run the entry outside a container.
+Next to its output every job writes :data:`RESULT_FILE`: the stage's report and files, so the
+client rebuilds the same :class:`~splatkit.stages.StageResult` a local run returns.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 __all__ = [
     "CHECKPOINT_DIR",
+    "ENV_ROOT",
+    "FAILURE_FILE",
+    "HYPERPARAMETERS_FILE",
+    "INPUT_CONFIG_DIR",
+    "INPUT_DATA_CONFIG_FILE",
+    "MESSAGE_FILE",
+    "MESSAGE_LIMIT_BYTES",
+    "PROCESSING_CONFIG_FILE",
+    "PROCESSING_RESOURCE_CONFIG_FILE",
+    "RESULT_FILE",
+    "STOP_GRACE_S",
+    "TRAINING_RESOURCE_CONFIG_FILE",
+    "local_path",
     "ENTRY_COMMAND",
     "ENTRY_MODULE",
     "ENV_ATTEMPT",
@@ -56,6 +89,23 @@ PROCESSING_OUTPUT_ROOT = "/opt/ml/processing/output"
 TRAINING_CHANNEL_ROOT = "/opt/ml/input/data"
 MODEL_DIR = "/opt/ml/model"
 CHECKPOINT_DIR = "/opt/ml/checkpoints"
+INPUT_CONFIG_DIR = "/opt/ml/input/config"
+HYPERPARAMETERS_FILE = "/opt/ml/input/config/hyperparameters.json"
+INPUT_DATA_CONFIG_FILE = "/opt/ml/input/config/inputdataconfig.json"
+TRAINING_RESOURCE_CONFIG_FILE = "/opt/ml/input/config/resourceconfig.json"
+PROCESSING_CONFIG_FILE = "/opt/ml/config/processingjobconfig.json"
+PROCESSING_RESOURCE_CONFIG_FILE = "/opt/ml/config/resourceconfig.json"
+FAILURE_FILE = "/opt/ml/output/failure"
+MESSAGE_FILE = "/opt/ml/output/message"
+#: SageMaker keeps the first 1024 characters of the failure file and the first 1 KB of the message.
+MESSAGE_LIMIT_BYTES = 1024
+#: Seconds between SIGTERM and SIGKILL when SageMaker stops a job (``docker stop -t 120``).
+STOP_GRACE_S = 120
+
+#: Environment variable naming the folder that stands for ``/opt/ml`` (tests; unset in a job).
+ENV_ROOT = "SPLATKIT_SAGEMAKER_ROOT"
+#: Written next to every job's output by the entry, read (and removed) by the client.
+RESULT_FILE = "splatkit-stage-result.json"
 
 ENTRY_MODULE = "splatkit.sagemaker.entry"
 #: The processing jobs' ContainerEntrypoint, before the stage kind. ``python3``: CUDA and Debian
@@ -92,3 +142,17 @@ def processing_output_path(name: str) -> str:
 def training_channel_path(name: str) -> str:
     """Where SageMaker puts training channel ``name`` (File mode)."""
     return f"{TRAINING_CHANNEL_ROOT}/{name}"
+
+
+def local_path(path: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """Where the container path ``path`` (under ``/opt/ml``) is on this machine.
+
+    ``root`` (default: the environment variable :data:`ENV_ROOT`, else ``/opt/ml``) stands for
+    ``/opt/ml``. A path outside ``/opt/ml`` is a ValueError: every path SageMaker gives a job is
+    under it.
+    """
+    if path != OPT_ML and not path.startswith(OPT_ML + "/"):
+        raise ValueError(f"{path!r} is not under {OPT_ML}")
+    base = Path(root if root is not None else (os.environ.get(ENV_ROOT) or OPT_ML))
+    rest = path[len(OPT_ML):].lstrip("/")
+    return base / rest if rest else base
