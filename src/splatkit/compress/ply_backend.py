@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from splatkit.contracts.bundle import CompressedBundle
 from splatkit.contracts.gaussians import SH_COEFFS_FOR_DEGREE, GaussianCloud
 from splatkit.errors import ContractError
+from splatkit.compress.inputs import cap_sh_degree, checked_input
 from splatkit.io.atomic import atomic_write_bytes
 from splatkit.io.ply import decode_ply, encode_ply
 from splatkit.plugins.spec import hookimpl
@@ -56,15 +57,6 @@ class PlyConfig:
         object.__setattr__(self, "sh_degree", value)
 
 
-def _cap_sh(cloud: GaussianCloud, sh_degree: int | None) -> GaussianCloud:
-    """A cloud with SH bands above ``sh_degree`` dropped (``shN`` is coefficient-major, so slice K)."""
-    if sh_degree is None or sh_degree >= cloud.sh_degree:
-        return cloud
-    k = SH_COEFFS_FOR_DEGREE[sh_degree]
-    return GaussianCloud(means=cloud.means, log_scales=cloud.log_scales, quats=cloud.quats,
-                         opacity_logits=cloud.opacity_logits, sh0=cloud.sh0, shN=cloud.shN[:, :k],
-                         georeference=cloud.georeference)
-
 
 class PlyCompressor(Stage):
     """GaussianCloud -> a :class:`CompressedBundle` holding one 3DGS PLY member (``splats.ply``)."""
@@ -88,17 +80,11 @@ class PlyCompressor(Stage):
         ContractError
             ``input`` is not a GaussianCloud, or holds NaN/Inf; ``config`` is not a PlyConfig.
         """
-        if not isinstance(config, PlyConfig):
-            raise ContractError(f"compress/ply expects a PlyConfig, got {type(config).__name__}",
-                                field="config", expected="PlyConfig", actual=type(config).__name__)
-        if not isinstance(input, GaussianCloud):
-            raise ContractError(f"compress/ply expects a GaussianCloud, got {type(input).__name__}",
-                                field="input", expected="GaussianCloud", actual=type(input).__name__)
-        input.validate(source="compress/ply input")
         stage = self.qualified_name()
+        input = checked_input(stage, input, config, PlyConfig)
         start = time.perf_counter()
         progress(ProgressUpdate(stage=stage, step=0, total=2, message="encoding PLY"))
-        cloud = _cap_sh(input, config.sh_degree)
+        cloud = cap_sh_degree(input, config.sh_degree)
         data = encode_ply(cloud)
         path = atomic_write_bytes(Path(workdir) / PLY_MEMBER, data)
         progress(ProgressUpdate(stage=stage, step=2, total=2, message="wrote PLY",

@@ -120,7 +120,7 @@ class SogCompressor(Stage):
             encoded renders, :func:`~splatkit.compress.quality.render_psnr`; ``{"skipped": why}``
             when it cannot run or is off) and ``timings`` (seconds per step).
         """
-        from splatkit.compress.sog_encoder import SogEncodeOptions, decode_errors, encode_sog, ply_size
+        from splatkit.compress.sog_encoder import decode_errors, encode_sog, ply_size
 
         if not isinstance(input, GaussianCloud):
             raise ContractError(f"compress/sog expects a GaussianCloud, got {type(input).__name__}",

@@ -8,7 +8,6 @@ Selected with ``--compress spz``; ``compress/sog`` stays the default.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import numpy as np
 from splatkit.contracts import SH_COEFFS_FOR_DEGREE, CompressedBundle, GaussianCloud
 from splatkit.errors import ContractError
 from splatkit.io import spz
+from splatkit.compress.inputs import cap_sh_degree, checked_input
 from splatkit.io.atomic import atomic_write_bytes
 from splatkit.plugins.spec import hookimpl
 from splatkit.stages import ProgressCallback, ProgressUpdate, Stage, StageResult, config_to_dict, no_progress
@@ -134,20 +134,12 @@ class SpzCompressor(Stage):
         """
         from splatkit.compress.sog_encoder import decode_errors, ply_size
 
-        if not isinstance(config, SpzConfig):
-            raise ContractError(f"compress/spz expects an SpzConfig, got {type(config).__name__}",
-                                field="config", expected="SpzConfig", actual=type(config).__name__)
-        if not isinstance(input, GaussianCloud):
-            raise ContractError(f"compress/spz expects a GaussianCloud, got {type(input).__name__}",
-                                field="input", expected="GaussianCloud", actual=type(input).__name__)
-        input.validate(source="compress/spz input")
         stage = self.qualified_name()
+        input = checked_input(stage, input, config, SpzConfig)
         timings: dict[str, float] = {}
         started = time.perf_counter()
         progress(ProgressUpdate(stage=stage, step=0, total=3, message="encoding SPZ"))
-        cloud = input
-        if config.sh_degree is not None and config.sh_degree < input.sh_degree:
-            cloud = dataclasses.replace(input, shN=input.shN[:, :SH_COEFFS_FOR_DEGREE[config.sh_degree]])
+        cloud = cap_sh_degree(input, config.sh_degree)
         data = spz.encode_spz(cloud, **config.encode_options())
         timings["encode"] = round(time.perf_counter() - started, 4)
 

@@ -23,7 +23,6 @@ effective options in this format, so its output is a valid config file.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import sys
 from collections.abc import Mapping

@@ -39,7 +39,7 @@ from splatkit.pipeline.config import (
     load_config_file,
     options_from_mapping,
 )
-from splatkit.stages import ProgressCallback, Stage, config_to_dict, no_progress
+from splatkit.stages import ProgressCallback, config_to_dict, no_progress
 
 __all__ = [
     "StageOutcome",
