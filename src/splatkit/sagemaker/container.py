@@ -25,14 +25,16 @@ characters and stage configs are longer.
 What the platform gives the container besides the data (AWS developer guide: "How Amazon
 SageMaker Runs Your Training Image", "Build Your Own Processing Container"):
 
-==========================================  ==================================================
-Training hyperparameters, channels, hosts   ``/opt/ml/input/config/{hyperparameters,inputdataconfig,resourceconfig}.json``
-Processing job (the whole request)          ``/opt/ml/config/processingjobconfig.json``
-Training failure reason                     ``/opt/ml/output/failure`` (first 1024 characters
-                                            become ``FailureReason``)
-Processing exit message                     ``/opt/ml/output/message`` (first 1 KB, UTF-8,
-                                            becomes ``ExitMessage``)
-==========================================  ==================================================
+=================================  ==========================================================
+Training hyperparameters           ``/opt/ml/input/config/hyperparameters.json``
+Training channels                  ``/opt/ml/input/config/inputdataconfig.json``
+Training hosts                     ``/opt/ml/input/config/resourceconfig.json``
+Processing job (the whole request) ``/opt/ml/config/processingjobconfig.json``
+Training failure reason            ``/opt/ml/output/failure`` (first 1024 characters become
+                                   ``FailureReason``)
+Processing exit message            ``/opt/ml/output/message`` (first 1 KB, UTF-8, becomes
+                                   ``ExitMessage``)
+=================================  ==========================================================
 
 Every path here is absolute in the container; :func:`local_path` maps it under another root
 (the environment variable :data:`ENV_ROOT`), which is how tests run the entry outside a container.

@@ -314,8 +314,12 @@ def find_training_output(folder: Path) -> Path:
     named: str | None = None
     result = folder / container.RESULT_FILE
     if result.is_file():
-        files = _read_json(result, "the training job's result file").get("files") or []
-        named = files[0] if files and isinstance(files[0], str) else None
+        doc = _read_json(result, "the training job's result file")
+        files = doc.get("files") if isinstance(doc, dict) else None
+        if not (isinstance(files, list) and files and isinstance(files[0], str)):
+            raise InputError(f"{container.RESULT_FILE} lists no files; it was not written by splatkit's entry",
+                             path=result)
+        named = files[0]
     else:
         manifest = read_manifest(folder)
         named = manifest.primary if manifest is not None and manifest.primary else None

@@ -233,6 +233,10 @@ class SageMakerExecutor:
             output = self._output_location(plan, job, qualified)
             self._download(output, workdir, qualified)
             result = self._read_result(kind, qualified, workdir)
+        except KeyboardInterrupt:
+            logger.warning("%s: stopped waiting; the SageMaker job keeps running: run again with run id %r to "
+                           "re-attach to it", qualified, self.run_id)
+            raise
         except SplatkitError:
             raise
         except Exception as e:
