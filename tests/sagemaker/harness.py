@@ -33,6 +33,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -170,8 +171,11 @@ class SageMakerHarness:
     Attributes
     ----------
     behaviour : dict
-        Stage kind -> ``"run"`` (default) or ``"stop"`` (the job ends ``Stopped`` /
-        ``MaxWaitTimeExceeded`` without running, like a spot job that never got capacity).
+        Stage kind -> ``"run"`` (default), ``"stop"`` (the job ends ``Stopped`` /
+        ``MaxWaitTimeExceeded`` without running, like a spot job that never got capacity) or
+        ``"canned"`` (the container's output is a copy of ``canned[kind]``, the entry does not run).
+    canned : dict
+        Stage kind -> a folder standing for what the entry would have written.
     created : list
         Job names in the order the client created them.
     runs : list[JobRun]
@@ -181,6 +185,7 @@ class SageMakerHarness:
     clients: dict[str, Any]
     jobs_root: Path
     behaviour: dict[str, str] = field(default_factory=dict)
+    canned: dict[str, Path] = field(default_factory=dict)
     created: list[str] = field(default_factory=list)
     runs: list[JobRun] = field(default_factory=list)
     requests: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
@@ -269,6 +274,13 @@ class SageMakerHarness:
         self.runs.append(run)
         return run
 
+    def _container(self, argv: list[str], kind: str, root: Path, environment: dict[str, str],
+                   output: Path) -> subprocess.CompletedProcess[str]:
+        if self.behaviour.get(kind) == "canned":
+            shutil.copytree(self.canned[kind], output, dirs_exist_ok=True)
+            return subprocess.CompletedProcess(argv, 0, "", "")
+        return run_entry(argv, root, environment)
+
     def _run_processing(self, name: str, kind: str, root: Path, request: dict[str, Any]) -> JobRun:
         s3 = self.clients["s3"]
         problems = processing_seam_problems(request)
@@ -283,8 +295,9 @@ class SageMakerHarness:
             container.local_path(item["S3Output"]["LocalPath"], root).mkdir(parents=True, exist_ok=True)
         write_processing_config(root, request, self._job(name).arn)
         app = request["AppSpecification"]
-        done = run_entry([*app["ContainerEntrypoint"], *app.get("ContainerArguments", [])], root,
-                         request.get("Environment") or {})
+        done = self._container([*app["ContainerEntrypoint"], *app.get("ContainerArguments", [])], kind, root,
+                               request.get("Environment") or {},
+                               container.local_path(outputs[0]["S3Output"]["LocalPath"], root))
         message_file = container.local_path(container.MESSAGE_FILE, root)
         message = message_file.read_text(encoding="utf-8") if message_file.is_file() else None
         if done.returncode == 0:
@@ -319,7 +332,7 @@ class SageMakerHarness:
         model_dir.mkdir(parents=True, exist_ok=True)
         environment = {**(request.get("Environment") or {}), "TRAINING_JOB_NAME": name,
                        "TRAINING_JOB_ARN": self._job(name).arn}
-        done = run_entry([*container.ENTRY_COMMAND, "train"], root, environment)
+        done = self._container([*container.ENTRY_COMMAND, "train"], kind, root, environment, model_dir)
         if checkpoint:
             upload_folder(s3, checkpoints, checkpoint["S3Uri"])
         failure_file = container.local_path(container.FAILURE_FILE, root)

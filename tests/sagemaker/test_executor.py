@@ -1,26 +1,31 @@
-"""The SageMaker executor's failure paths against moto's server, with the harness playing SageMaker.
+"""The SageMaker executor against moto's server, with the harness playing SageMaker.
 
 A failed SfM job stops the chain with SageMaker's FailureReason and the container's message; a
 ``Stopped`` training job (spot MaxWait) is a failure although botocore's waiter calls it success;
 a re-attached run adopts a job of the same request instead of submitting it again, and refuses
-one of another request under the same name before sending anything.
+one of another request under the same name before sending anything; a training job's
+``model.tar.gz`` is downloaded, unpacked and read back.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from splatkit.errors import InputError, StageError
+from splatkit.io.ply import write_ply
 from splatkit.pipeline import run
 from splatkit.pipeline.events_log import read_events
 from splatkit.pipeline.runner import resolve_stage
 from splatkit.plugins import get_plugin_manager
+from splatkit.sagemaker import container
 from splatkit.sagemaker.config import LauncherConfig
-from splatkit.sagemaker.executor import PollPolicy, SageMakerExecutor
+from splatkit.sagemaker.executor import STATE_FILE, PollPolicy, SageMakerExecutor
+from tests.compress.synthetic import synthetic_cloud
 from tests.sagemaker.conftest import config_kwargs
 from tests.sagemaker.harness import SageMakerHarness
 
@@ -153,3 +158,33 @@ def test_a_photo_source_is_a_folder_or_a_zip(config: LauncherConfig, aws_clients
 def test_poll_delays_grow_to_their_cap() -> None:
     delays = PollPolicy(first_s=10, factor=2, max_s=30).delays()
     assert [next(delays) for _ in range(5)] == [10, 20, 30, 30, 30]
+
+
+def test_a_gzip_model_is_downloaded_unpacked_and_read_back(aws_clients: dict[str, Any], harness: SageMakerHarness,
+                                                           tmp_path: Path) -> None:
+    bucket = f"splatkit-executor-{next(_buckets)}"
+    aws_clients["s3"].create_bucket(Bucket=bucket)
+    config = LauncherConfig(**config_kwargs(output=f"s3://{bucket}/runs", model_compression="GZIP"))
+    model = tmp_path / "model"
+    model.mkdir()
+    write_ply(synthetic_cloud(200, 0, seed=1), model / "point_cloud.ply")
+    (model / "metrics.json").write_text(json.dumps({"steps": 5}))
+    (model / container.RESULT_FILE).write_text(json.dumps({"files": ["point_cloud.ply", "metrics.json"],
+                                                           "report": {"steps": 5}}))
+    harness.behaviour["train"] = "canned"
+    harness.canned["train"] = model
+    sfm = tmp_path / "sfm"
+    sfm.mkdir()
+    (sfm / "georef.json").write_text("{}")
+    out = tmp_path / "out"
+    workdir = out / "train.partial"
+    workdir.mkdir(parents=True)
+    (workdir / "stale.txt").write_text("from an earlier attempt")
+    executor = _executor(config, aws_clients, harness, "gzip-1")
+    result = executor.execute(_resolved("train", "cpu", {"steps": 5}), sfm, workdir)
+    assert sorted(p.name for p in workdir.iterdir()) == ["metrics.json", "point_cloud.ply"]
+    assert result.files == (workdir / "point_cloud.ply", workdir / "metrics.json")
+    assert result.report == {"steps": 5} and len(result.output) == 200
+    state = json.loads((out / STATE_FILE).read_text())
+    assert state["stages"]["train"]["output"].endswith("/train/splatkit-gzip-1-train-a1/output/model.tar.gz")
+    assert state["stages"]["train"]["job_name"] == "splatkit-gzip-1-train-a1"
