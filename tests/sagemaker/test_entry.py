@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import tarfile
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,9 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "opt-ml"
     path.mkdir()
     monkeypatch.setenv(container.ENV_ROOT, str(path))
+    # The entry's scratch folders (an unpacked model.tar.gz) go to the temp folder: keep it here.
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     for name in (container.ENV_STAGE, container.ENV_SPEC_SHA256):
         monkeypatch.delenv(name, raising=False)
     return path
@@ -205,7 +209,7 @@ def test_compression_reads_the_training_output_as_files_or_as_model_tar_gz(
     fmt = get_plugin_manager().formats.detect(primary, holds="splats")
     assert fmt is not None and len(fmt().decode(primary)) == 300
     assert _message(root).startswith("compress/ply finished in")
-    assert not list((root / "tmp").iterdir()) if (root / "tmp").exists() else True
+    assert list((tmp_path / "tmp").iterdir()) == []  # the unpacked model is removed
 
 
 def test_a_failure_is_written_where_sagemaker_reads_it(make_config: Any, root: Path,
