@@ -58,7 +58,14 @@ from splatkit.sagemaker.transfer import (
     upload_files,
 )
 from splatkit.sagemaker.uris import S3Uri, parse_s3_uri
-from splatkit.stages import ProgressCallback, ProgressUpdate, StageResult, config_to_dict, no_progress
+from splatkit.stages import (
+    STAGE_KINDS,
+    ProgressCallback,
+    ProgressUpdate,
+    StageResult,
+    config_to_dict,
+    no_progress,
+)
 
 __all__ = [
     "STATE_FILE",
@@ -142,7 +149,7 @@ def _job_tags(sagemaker: Any, arn: str) -> dict[str, str]:
 
 
 def _previous_kind(kind: str) -> str:
-    kinds = list(STAGE_JOB_TYPES)
+    kinds = list(STAGE_KINDS)  # pipeline order
     return kinds[kinds.index(kind) - 1]
 
 
