@@ -78,3 +78,17 @@ def test_the_local_executor_passes_the_trained_cloud_in_memory(photos, tmp_path,
 
     run(photos, tmp_path / "out", config=FAKE, plugin_manager=manager, executor=Spy())
     assert isinstance(seen[2], GaussianCloud)
+
+
+def test_stages_for_another_machine_are_chosen_for_it_not_for_this_one() -> None:
+    from splatkit.pipeline.config import PipelineOptions
+    from splatkit.pipeline.runner import resolve_stages
+    from splatkit.plugins import PluginManager
+
+    registry = PluginManager(load_entrypoints=False).stages
+    remote = resolve_stages(PipelineOptions(), registry, runs_here=False)
+    # gsplat is the preferred trainer: a SageMaker GPU job runs it even where this machine has no GPU.
+    assert [r.backend for r in remote] == ["pycolmap", "gsplat", "sog"]
+    assert remote[1].note == "auto: gsplat (preferred where the stage runs)"
+    here = resolve_stages(PipelineOptions(), registry, require_available=False)
+    assert here[1].backend == registry.choose_default("train")[0]

@@ -142,7 +142,7 @@ def _valid_bucket(name: str) -> bool:
 
 buckets = st.from_regex(r"[a-z0-9][a-z0-9.-]{1,40}[a-z0-9]", fullmatch=True).filter(_valid_bucket)
 keys = st.text(st.characters(exclude_categories=("Cs", "Cc"), exclude_characters="?#"), max_size=40).filter(
-    lambda k: not k.startswith("/"))
+    lambda k: not k.startswith("/") and k == k.strip())  # keys with surrounding spaces are refused
 regions = st.sampled_from(["us-east-1", "us-west-2", "eu-central-1", "ap-southeast-2", "us-gov-west-1"])
 
 
@@ -186,3 +186,11 @@ def test_bucket_names_that_pass_follow_the_s3_rules(name: str) -> None:
         pass
     else:
         raise AssertionError(f"{name} is an IP address")
+
+
+@pytest.mark.parametrize("key", [" ", "run/ ", " run"])
+def test_a_key_with_surrounding_whitespace_is_refused_both_ways(key: str) -> None:
+    with pytest.raises(InputError, match="whitespace"):
+        S3Uri("bucket-a", key)
+    with pytest.raises(InputError, match="whitespace"):
+        parse_s3_uri(f"s3://bucket-a/{key}")

@@ -135,8 +135,12 @@ def _as_options(config: PipelineOptions | Mapping[str, Any] | str | Path | None)
 
 
 def resolve_stage(kind: str, name: str, values: Mapping[str, Any], registry: Any, *,
-                  require_available: bool = True) -> ResolvedStage:
+                  require_available: bool = True, runs_here: bool = True) -> ResolvedStage:
     """One stage's backend class and typed config; ``name`` ``"auto"`` (or empty) asks the registry.
+
+    ``runs_here=False`` is for stages an executor runs on another machine (a SageMaker GPU
+    instance): ``auto`` is then the registry's most preferred default candidate, without probing
+    this machine's device, and availability here is not required.
 
     Raises
     ------
@@ -148,7 +152,16 @@ def resolve_stage(kind: str, name: str, values: Mapping[str, Any], registry: Any
         An unknown option or a value of the wrong type (names the stage and the option).
     """
     note = ""
-    if not name or name == AUTO:
+    if not runs_here:
+        require_available = False
+    if (not name or name == AUTO) and not runs_here:
+        candidates = registry.default_candidates(kind)
+        if not candidates:
+            raise BackendUnavailableError(f"no {kind} backend is registered as a default; name one",
+                                          kind=kind, name=AUTO)
+        name, note = candidates[0].name, f"auto: {candidates[0].name} (preferred where the stage runs)"
+        logger.info("%s backend %s", kind, note)
+    elif not name or name == AUTO:
         try:
             name, note = registry.choose_default(kind)
         except BackendUnavailableError:
@@ -163,10 +176,11 @@ def resolve_stage(kind: str, name: str, values: Mapping[str, Any], registry: Any
     return ResolvedStage(kind=kind, backend=name, stage_cls=cls, config=config, note=note)
 
 
-def resolve_stages(options: PipelineOptions, registry: Any, *, require_available: bool = True) -> list[ResolvedStage]:
+def resolve_stages(options: PipelineOptions, registry: Any, *, require_available: bool = True,
+                   runs_here: bool = True) -> list[ResolvedStage]:
     """:func:`resolve_stage` for every stage kind, in pipeline order."""
     return [resolve_stage(kind, options.backends.get(kind) or AUTO, options.options.get(kind, {}), registry,
-                          require_available=require_available) for kind in STAGE_ORDER]
+                          require_available=require_available, runs_here=runs_here) for kind in STAGE_ORDER]
 
 
 # -----------------------------------------------------------------------------------------------
@@ -451,10 +465,11 @@ def run(
     if chosen:
         options = options.merged(PipelineOptions(backends=chosen, options={}))
     check_photo_source(source)
-    resolved = resolve_stages(options, pm.stages)
+    executor = executor if executor is not None else LocalExecutor()
+    # An executor that takes paths runs stages elsewhere: choose for that machine, not this one.
+    resolved = resolve_stages(options, pm.stages, runs_here=not executor.wants_paths)
     prepare_out_dir(out_dir)
     _ensure_events_plugin(pm)
-    executor = executor if executor is not None else LocalExecutor()
 
     started = time.perf_counter()
     outcomes: list[StageOutcome] = []

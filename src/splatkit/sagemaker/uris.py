@@ -125,6 +125,9 @@ def _check_key(uri: str, key: str) -> None:
     if "?" in key or "#" in key:
         # Keeps every S3Uri printable as a URI that parse_s3_uri reads back.
         raise _bad(uri, "has '?' or '#' in its key", "rename the object without them")
+    if key != key.strip():
+        # A pasted URI is stripped of surrounding spaces by nobody: refuse rather than guess.
+        raise _bad(uri, "has a key that starts or ends with whitespace", "remove the spaces around the key")
     if len(uri) > MAX_S3_URI_LENGTH:
         raise _bad(uri, f"is {len(uri)} characters long", f"SageMaker accepts at most {MAX_S3_URI_LENGTH}; "
                    "use a shorter prefix")
