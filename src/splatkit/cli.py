@@ -179,8 +179,12 @@ def _stage_class_or_none(kind: str, name: str | None) -> type | None:
 
 
 def _prescan(argv: Sequence[str]) -> tuple[str | None, argparse.Namespace]:
-    """The subcommand and the backend choices in ``argv``, before the full parser exists."""
-    command = next((a for a in argv if not a.startswith("-")), None)
+    """The subcommand (``"sagemaker run"`` for a nested one) and the backend choices in ``argv``, before
+    the full parser exists."""
+    positionals = [a for a in argv if not a.startswith("-")]
+    command = positionals[0] if positionals else None
+    if command == "sagemaker" and len(positionals) > 1:
+        command = f"sagemaker {positionals[1]}"
     pre = argparse.ArgumentParser(add_help=False)
     for flag in ("--backend", "--sfm", "--train", "--compress", "--config"):
         pre.add_argument(flag)
@@ -193,7 +197,7 @@ def _backends_for_flags(command: str | None, pre: argparse.Namespace) -> dict[st
 
     if command in STAGE_KINDS:
         return {command: pre.backend or AUTO_BACKEND}
-    if command in ("run", "demo"):
+    if command in ("run", "demo", "sagemaker run", "sagemaker definition"):
         chosen: dict[str, str | None] = dict(DEFAULT_BACKENDS)
         if pre.config and Path(pre.config).is_file():
             try:
@@ -267,12 +271,14 @@ def _print_run_result(result: Any) -> None:
     print(f"final file: {result.final_file}")
 
 
-def _print_config(args: argparse.Namespace) -> int:
+def _print_config(args: argparse.Namespace, *, runs_here: bool = True) -> int:
+    """Print the effective stage options as TOML; ``runs_here=False`` resolves ``auto`` for a remote machine."""
     from splatkit.pipeline.config import to_toml
     from splatkit.pipeline.runner import resolve_stages
     from splatkit.plugins import get_plugin_manager
 
-    resolved = resolve_stages(_pipeline_options(args), get_plugin_manager().stages, require_available=False)
+    resolved = resolve_stages(_pipeline_options(args), get_plugin_manager().stages, require_available=False,
+                              runs_here=runs_here)
     print(to_toml({r.kind: (r.backend, r.config) for r in resolved}, notes={r.kind: r.note for r in resolved}),
           end="")
     return 0
@@ -313,6 +319,34 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     result = run(photos, out, config=_pipeline_options(args), progress=progress)
     _print_run_result(result)
     return 0
+
+
+def _cmd_sagemaker_run(args: argparse.Namespace) -> int:
+    if args.print_config:
+        return _print_config(args, runs_here=False)  # the stages run on SageMaker's machines
+    from splatkit.sagemaker.cli import run_command
+
+    result = run_command(args, _pipeline_options(args), _progress(args))
+    _print_run_result(result)
+    return 0
+
+
+def _cmd_sagemaker_status(args: argparse.Namespace) -> int:
+    from splatkit.sagemaker.cli import status_command
+
+    return status_command(args)
+
+
+def _cmd_sagemaker_logs(args: argparse.Namespace) -> int:
+    from splatkit.sagemaker.cli import logs_command
+
+    return logs_command(args)
+
+
+def _cmd_sagemaker_stop(args: argparse.Namespace) -> int:
+    from splatkit.sagemaker.cli import stop_command
+
+    return stop_command(args)
 
 
 def _stage_values(args: argparse.Namespace, kind: str) -> tuple[str | None, dict[str, Any]]:
@@ -421,17 +455,20 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     command, pre = _prescan(argv) if argv is not None else (None, argparse.Namespace())
     flag_backends = _backends_for_flags(command, pre) if command else {}
 
-    def pipeline_flags(p: argparse.ArgumentParser) -> None:
+    def pipeline_flags(p: argparse.ArgumentParser, *, remote: bool = False) -> None:
         p.add_argument("--sfm", metavar="NAME", help="SfM backend (default: pycolmap)")
-        p.add_argument("--train", metavar="NAME", help="training backend (default: auto = gsplat with a "
-                                                       "working CUDA GPU, else cpu)")
+        p.add_argument("--train", metavar="NAME", help="training backend (default: auto = gsplat, which the "
+                                                       "training instance's GPU runs)" if remote else
+                       "training backend (default: auto = gsplat with a working CUDA GPU, else cpu)")
         p.add_argument("--compress", metavar="NAME", help="compression backend (default: sog)")
         p.add_argument("--config", metavar="FILE.toml", help="stage options: [sfm], [train], [compress] tables")
         p.add_argument("--set", action="append", metavar="STAGE.OPTION=VALUE",
                        help="set one option, e.g. --set train.steps=2000 (repeatable; wins over flags)")
         p.add_argument("--print-config", action="store_true", help="print the effective options as TOML and exit")
         for kind in STAGE_KINDS:
-            cls = _stage_class_or_none(kind, flag_backends.get(kind)) if command == p.prog.split()[-1] else None
+            # p.prog is "splatkit run" or "splatkit sagemaker run": flags only for the command being parsed.
+            cls = _stage_class_or_none(kind, flag_backends.get(kind)) if command == " ".join(p.prog.split()[1:]) \
+                else None
             if cls is not None:
                 _add_config_flags(p, cls.Config, kind=kind, prefix=f"{kind}-",
                                   title=f"{kind} options ({kind}/{cls.name}; also --set {kind}.OPTION=VALUE)")
@@ -472,11 +509,82 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
             _add_config_flags(p, cls.Config, kind=kind, prefix="", title=f"{kind}/{cls.name} options")
         p.set_defaults(func=_cmd_stage)
 
+    _add_sagemaker_parser(sub, pipeline_flags, epilog, command)
+
     p = sub.add_parser("decompress", help="a splat file (.sog, .spz, a plugin's format) -> 3DGS PLY")
     p.add_argument("input", metavar="IN", help="splat file or folder (its format is detected)")
     p.add_argument("out", metavar="OUT.ply", help="PLY file to write")
     p.set_defaults(func=_cmd_decompress)
     return parser
+
+
+def _add_sagemaker_parser(sub: Any, pipeline_flags: Any, epilog: str, command: str | None) -> None:
+    """``splatkit sagemaker run|status|logs|stop``; the commands are in :mod:`splatkit.sagemaker.cli`."""
+    p = sub.add_parser("sagemaker", help="run the pipeline as SageMaker jobs; status, logs, stop",
+                       description="Each stage runs as one SageMaker job, chained through S3 (docs/sagemaker.md). "
+                                   "Needs `pip install 'splatkit[aws]'`, AWS credentials, an image in ECR and an "
+                                   "execution role.")
+    sm = p.add_subparsers(dest="sagemaker_command", metavar="SUBCOMMAND", required=True)
+
+    r = sm.add_parser("run", help="photos -> SfM job -> training job -> compression job; OUT gets the results",
+                      epilog=epilog, allow_abbrev=False)
+    r.add_argument("source", nargs="?", metavar="PHOTOS", help="folder or .zip of photos (uploaded once)")
+    r.add_argument("output", nargs="?", metavar="S3_PREFIX",
+                   help="where runs live: s3://bucket/prefix (or an https S3 URL); a run uses S3_PREFIX/RUN_ID/")
+    r.add_argument("out", nargs="?", metavar="OUT", help="local output folder (manifests, report, final file)")
+    aws = r.add_argument_group("SageMaker (flags win over --launcher-config)")
+    aws.add_argument("--role", metavar="ARN", help="execution role ARN the jobs run as")
+    aws.add_argument("--image", metavar="URI", help="the splatkit image in ECR (docker/Dockerfile)")
+    aws.add_argument("--run-id", metavar="ID", help="names the run's S3 folder and jobs; the same id re-attaches "
+                                                     "(default: the one in OUT/sagemaker.json, else OUTNAME-TIME)")
+    aws.add_argument("--attempt", type=int, metavar="N", help="attempt number of the jobs (default 1); a failed "
+                                                              "stage runs again with the next one")
+    aws.add_argument("--region", help="AWS region (default: --launcher-config, the S3 URL's, the AWS profile's)")
+    aws.add_argument("--spot", action=argparse.BooleanOptionalAction, default=None,
+                     help="managed spot for the training job (MaxWait twice the run time; checkpoints resume)")
+    defaults: dict[str, str] = {}
+    if command == "sagemaker run":  # not for other commands: importing the launcher costs ~0.1 s
+        from splatkit.sagemaker.instances import DEFAULT_INSTANCE_TYPES
+
+        defaults = DEFAULT_INSTANCE_TYPES
+    for kind in STAGE_KINDS:
+        aws.add_argument(f"--instance-type-{kind}", dest=f"instance_type_{kind}", metavar="TYPE",
+                         help=f"instance of the {kind} job" + (f" (default {defaults[kind]})" if kind in defaults
+                                                               else ""))
+    aws.add_argument("--kms-key", metavar="KEY", help="KMS key for the S3 outputs and the EBS volumes (NVMe "
+                                                      "instance storage is encrypted by the hardware)")
+    aws.add_argument("--subnet", action="append", metavar="ID", help="private subnet (repeatable; with "
+                                                                     "--security-group)")
+    aws.add_argument("--security-group", action="append", metavar="ID", help="security group (repeatable)")
+    aws.add_argument("--tag", action="append", metavar="KEY=VALUE", help="tag on every job (repeatable)")
+    aws.add_argument("--launcher-config", metavar="FILE.toml", help="role_arn, image_uri, output, region, spot, "
+                                                                    "[sfm]/[train]/[compress] machines, [vpc], [tags]")
+    pipeline_flags(r, remote=True)
+    r.set_defaults(func=_cmd_sagemaker_run)
+
+    def run_ref(q: argparse.ArgumentParser) -> None:
+        q.add_argument("run", metavar="RUN", help="the run's OUT folder (its sagemaker.json) or the run id")
+        q.add_argument("--region", help="AWS region (default: the one OUT/sagemaker.json recorded, the profile's)")
+        q.add_argument("--job-prefix", metavar="PREFIX", help="first part of the job names (default: splatkit)")
+        q.add_argument("--launcher-config", metavar="FILE.toml", help="read region and job_prefix from it")
+
+    q = sm.add_parser("status", help="each job of a run: status, times, failure reason")
+    run_ref(q)
+    q.add_argument("--json", action="store_true", help="print JSON")
+    q.set_defaults(func=_cmd_sagemaker_status)
+
+    q = sm.add_parser("logs", help="the CloudWatch log of a stage's job")
+    run_ref(q)
+    q.add_argument("stage", choices=STAGE_KINDS, metavar="STAGE", help=f"one of {', '.join(STAGE_KINDS)}")
+    q.add_argument("--attempt", type=int, metavar="N", help="which attempt (default: the latest)")
+    q.add_argument("-n", "--lines", type=int, default=100, metavar="N", help="print the last N lines (default 100)")
+    q.add_argument("-f", "--follow", action="store_true", help="keep printing new lines until the job ends")
+    q.set_defaults(func=_cmd_sagemaker_logs)
+
+    q = sm.add_parser("stop", help="stop the running jobs of a run (StopProcessingJob/StopTrainingJob)")
+    run_ref(q)
+    q.add_argument("--stage", choices=STAGE_KINDS, metavar="STAGE", help="only this stage's job")
+    q.set_defaults(func=_cmd_sagemaker_stop)
 
 
 def _configure_logging(verbose: int, quiet: bool) -> None:

@@ -22,6 +22,25 @@ anything talks to AWS. Validated (source in brackets):
 * ``tags``: keys 1-128 and values 0-256 characters of letters, digits, spaces and ``_.:/=+-@``,
   no ``aws:`` or ``splatkit:`` keys (the launcher sets its own ``splatkit:`` tags), at most
   :data:`MAX_USER_TAGS` (SageMaker allows 50 per job).
+
+:func:`launcher_config_from_mapping` builds one from a TOML-shaped mapping (the
+``--launcher-config`` file of ``splatkit sagemaker run``)::
+
+    role_arn = "arn:aws:iam::123456789012:role/SplatkitSageMaker"
+    output = "s3://my-bucket/splatkit"
+    image_uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/splatkit:0.1.0"
+    spot = true
+
+    [train]                       # also [sfm], [compress]: StageResources fields
+    instance_type = "ml.g4dn.xlarge"
+    max_runtime_s = 21600
+
+    [vpc]
+    subnets = ["subnet-0123456789abcdef0"]
+    security_group_ids = ["sg-0123456789abcdef0"]
+
+    [tags]
+    project = "site-42"
 """
 
 from __future__ import annotations
@@ -29,7 +48,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from splatkit.errors import InputError
@@ -53,6 +72,7 @@ __all__ = [
     "check_kms_key_id",
     "check_role_arn",
     "check_image_uri",
+    "launcher_config_from_mapping",
 ]
 
 #: Longest run time per job type, seconds: 9 days (processing), 28 days (training).
@@ -331,3 +351,56 @@ class LauncherConfig:
         if not self.spot:
             return None
         return self.max_wait_s if self.max_wait_s is not None else 2 * self.train.max_runtime_s
+
+
+_STAGE_TABLE_KEYS = frozenset(f.name for f in fields(StageResources))
+_VPC_TABLE_KEYS = frozenset(f.name for f in fields(VpcSettings))
+_TOP_LEVEL_KEYS = frozenset(f.name for f in fields(LauncherConfig))
+
+
+def _table(value: Any, where: str, name: str, known: frozenset[str]) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InputError(f"{where}: [{name}] must be a table, got {value!r}")
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise InputError(f"{where}: unknown key(s) {unknown} in [{name}]; known: {sorted(known)}")
+    return dict(value)
+
+
+def launcher_config_from_mapping(data: Mapping[str, Any], *, where: str = "launcher config") -> LauncherConfig:
+    """A :class:`LauncherConfig` from a TOML-shaped mapping (see the module docstring).
+
+    Top-level keys are ``LauncherConfig`` fields; the ``sfm``, ``train`` and ``compress`` tables
+    hold :class:`StageResources` fields (a missing ``instance_type`` is the stage's default);
+    ``vpc`` holds :class:`VpcSettings` fields; ``tags`` is a table of strings. ``where`` (a file
+    name) prefixes the messages of unknown keys and tables.
+
+    Raises
+    ------
+    InputError
+        An unknown key or table, a table that is not one, or any value LauncherConfig refuses.
+    """
+    if not isinstance(data, Mapping):
+        raise InputError(f"{where}: expected a table of launcher settings, got {data!r}")
+    unknown = sorted(set(data) - _TOP_LEVEL_KEYS)
+    if unknown:
+        raise InputError(f"{where}: unknown key(s) {unknown}; known: {sorted(_TOP_LEVEL_KEYS)}")
+    kwargs: dict[str, Any] = dict(data)
+    for kind in STAGE_JOB_TYPES:
+        if kind in kwargs:
+            values = _table(kwargs[kind], where, kind, _STAGE_TABLE_KEYS)
+            values.setdefault("instance_type", DEFAULT_INSTANCE_TYPES[kind])
+            kwargs[kind] = StageResources(**values)
+    if kwargs.get("vpc") is not None:
+        values = _table(kwargs["vpc"], where, "vpc", _VPC_TABLE_KEYS)
+        missing = sorted(_VPC_TABLE_KEYS - set(values))
+        if missing:
+            raise InputError(f"{where}: [vpc] needs {missing} too; give the subnets and the security groups")
+        kwargs["vpc"] = VpcSettings(**values)
+    if "tags" in kwargs and not isinstance(kwargs["tags"], Mapping):
+        raise InputError(f"{where}: [tags] must be a table of key = \"value\", got {kwargs['tags']!r}")
+    missing = sorted({"role_arn", "output", "image_uri"} - set(kwargs))
+    if missing:
+        raise InputError(f"{where}: {', '.join(missing)} not given; set them in the file or with the command's "
+                         "options (--role, the S3 prefix, --image)")
+    return LauncherConfig(**kwargs)

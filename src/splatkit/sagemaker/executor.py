@@ -68,11 +68,13 @@ from splatkit.stages import (
 )
 
 __all__ = [
+    "LOG_GROUPS",
     "STATE_FILE",
     "TERMINAL_STATUSES",
     "PollPolicy",
     "SageMakerExecutor",
     "describe_job",
+    "read_state",
 ]
 
 logger = logging.getLogger(__name__)
@@ -84,7 +86,11 @@ TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
 _STATUS_KEY = {"processing": "ProcessingJobStatus", "training": "TrainingJobStatus"}
 _NAME_KEY = {"processing": "ProcessingJobName", "training": "TrainingJobName"}
 _ARN_KEY = {"processing": "ProcessingJobArn", "training": "TrainingJobArn"}
-_LOG_GROUP = {"processing": "/aws/sagemaker/ProcessingJobs", "training": "/aws/sagemaker/TrainingJobs"}
+#: CloudWatch Logs group of each job type; a job's streams are named ``JOB/HOST-EPOCH`` (processing)
+#: and ``JOB/algo-N-EPOCH`` (training) (SageMaker developer guide, "Log Amazon SageMaker events
+#: with Amazon CloudWatch").
+LOG_GROUPS: dict[str, str] = {"processing": "/aws/sagemaker/ProcessingJobs",
+                               "training": "/aws/sagemaker/TrainingJobs"}
 _THROTTLING = frozenset({"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"})
 _DIGEST_TAG = "splatkit:request-sha256"
 
@@ -135,6 +141,23 @@ def describe_job(sagemaker: Any, job_type: str, name: str) -> dict[str, Any] | N
             return None
         raise
     return response
+
+
+def read_state(state_dir: Path) -> dict[str, Any] | None:
+    """The executor's record :data:`STATE_FILE` in ``state_dir`` (a run's output folder), or None.
+
+    ``{"schema": 1, "run_id", "output": "s3://.../RUN/", "job_prefix", "region",
+    "jobs": {kind: {"job_name", "job_type", "attempt"}}, "stages": {kind: {"job_name", "job_arn",
+    "job_type", "output", "output_digest"}}}``: ``jobs`` is written when a job is submitted or
+    adopted, ``stages`` when its output has been downloaded.
+    """
+    try:
+        doc = json.loads((Path(state_dir) / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("schema") != STATE_SCHEMA or not isinstance(doc.get("run_id"), str):
+        return None
+    return doc
 
 
 def _job_tags(sagemaker: Any, arn: str) -> dict[str, str]:
@@ -236,6 +259,7 @@ class SageMakerExecutor:
             plan = build_job(kind, self.config, (resolved.backend, config_to_dict(resolved.config)),
                              run_id=self.run_id, input=data, attempt=self.attempt)
             job = self._submit_or_adopt(plan)
+            self._note_job(state_dir, plan)
             job = self._wait(plan, job, qualified, data, progress)
             output = self._output_location(plan, job, qualified)
             self._download(output, workdir, qualified)
@@ -384,7 +408,7 @@ class SageMakerExecutor:
             return (f"{text}. A stopped job is a failure: a spot job whose MaxWaitTimeInSeconds ran out (raise "
                     "max_wait_s, or turn spot off), MaxRuntimeInSeconds reached (raise max_runtime_s), or "
                     f"someone stopped it; its checkpoints stay in {self.layout.checkpoints.uri}, {retry} to resume")
-        return (f"{text}. The log is in CloudWatch, group {_LOG_GROUP[job_type]}, streams {plan.job_name}/...; "
+        return (f"{text}. The log is in CloudWatch, group {LOG_GROUPS[job_type]}, streams {plan.job_name}/...; "
                 f"fix the cause and {retry}")
 
     # -- outputs ---------------------------------------------------------------------------------
@@ -466,23 +490,39 @@ class SageMakerExecutor:
     # -- the run's record ------------------------------------------------------------------------
 
     def _state(self, state_dir: Path) -> dict[str, Any]:
-        path = state_dir / STATE_FILE
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        if (not isinstance(doc, dict) or doc.get("schema") != STATE_SCHEMA or doc.get("run_id") != self.run_id
-                or doc.get("output") != self.layout.run.uri):
+        doc = read_state(state_dir)
+        if doc is None or doc.get("run_id") != self.run_id or doc.get("output") != self.layout.run.uri:
             return {}
         return doc
 
-    def _remember(self, state_dir: Path, kind: str, plan: JobPlan, job: dict[str, Any], output: S3Uri,
-                  workdir: Path, result: StageResult[Any]) -> None:
-        from splatkit.io.atomic import atomic_write_text
-        from splatkit.pipeline import manifest as mf
-
+    def _fresh_state(self, state_dir: Path) -> dict[str, Any]:
         state = self._state(state_dir) or {"schema": STATE_SCHEMA, "run_id": self.run_id,
                                            "output": self.layout.run.uri, "stages": {}}
+        # What `splatkit sagemaker status/logs/stop OUT` need to find the run's jobs again.
+        state["job_prefix"] = self.config.job_prefix
+        region = getattr(getattr(self._sagemaker, "meta", None), "region_name", None)
+        if isinstance(region, str):
+            state["region"] = region
+        state.setdefault("stages", {})
+        state.setdefault("jobs", {})
+        return state
+
+    def _write_state(self, state_dir: Path, state: dict[str, Any]) -> None:
+        from splatkit.io.atomic import atomic_write_text
+
+        atomic_write_text(state_dir / STATE_FILE, json.dumps(state, indent=2, sort_keys=True))
+
+    def _note_job(self, state_dir: Path, plan: JobPlan) -> None:
+        state = self._fresh_state(state_dir)
+        state["jobs"][plan.kind] = {"job_name": plan.job_name, "job_type": self._job_type(plan),
+                                    "attempt": self.attempt}
+        self._write_state(state_dir, state)
+
+    def _remember(self, state_dir: Path, kind: str, plan: JobPlan, job: dict[str, Any], output: S3Uri,
+                  workdir: Path, result: StageResult[Any]) -> None:
+        from splatkit.pipeline import manifest as mf
+
+        state = self._fresh_state(state_dir)
         job_type = self._job_type(plan)
         state["stages"][kind] = {
             "job_name": plan.job_name, "job_arn": job.get(_ARN_KEY[job_type]), "job_type": job_type,
@@ -490,4 +530,4 @@ class SageMakerExecutor:
             # The digest the pipeline records for this folder (manifest.output_digest), so the next
             # stage knows its local input came from this job.
             "output_digest": mf.digest_paths(mf.output_paths(kind, workdir, list(result.files)), workdir)}
-        atomic_write_text(state_dir / STATE_FILE, json.dumps(state, indent=2, sort_keys=True))
+        self._write_state(state_dir, state)
