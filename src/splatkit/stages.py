@@ -27,6 +27,7 @@ __all__ = [
     "ProgressCallback",
     "no_progress",
     "StageResult",
+    "StopRequested",
     "Stage",
     "config_from_mapping",
     "config_to_dict",
@@ -77,6 +78,16 @@ ProgressCallback = Callable[[ProgressUpdate], None]
 
 def no_progress(update: ProgressUpdate) -> None:
     """The default progress callback: ignore updates."""
+
+
+class StopRequested(BaseException):
+    """Raised by a progress callback to ask a running stage to stop (e.g. SageMaker's SIGTERM).
+
+    A stage that can keep its progress saves it before letting this propagate: the training
+    backends write a checkpoint at the step they stopped at, so the same run resumes there. A
+    ``BaseException``, like ``KeyboardInterrupt``, so code that catches ``Exception`` to carry on
+    cannot swallow it.
+    """
 
 
 @dataclass(frozen=True, kw_only=True)

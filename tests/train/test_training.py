@@ -139,3 +139,23 @@ def test_killed_run_resumes_bitwise_equal_to_uninterrupted(scene, tmp_path) -> N
     assert resumed.report["resumed_from_step"] == 20
     for name in ("means", "log_scales", "quats", "opacity_logits", "sh0", "shN"):
         np.testing.assert_array_equal(getattr(resumed.output, name), getattr(straight, name), err_msg=name)
+
+
+def test_a_stop_request_writes_a_checkpoint_at_that_step_and_the_run_resumes_there(scene, tmp_path) -> None:
+    """What SageMaker's SIGTERM does through the entry's progress callback (spot reclaim)."""
+    from splatkit.stages import StopRequested
+
+    config = TrainConfig(steps=40, refine_stop=35, **{**FAST, "checkpoint_every": 30})
+    straight = _stage().run(scene, config, tmp_path / "straight").output
+
+    def stop_at_13(update):
+        if update.step == 13:
+            raise StopRequested("SIGTERM")
+
+    with pytest.raises(StopRequested):
+        _stage().run(scene, config, tmp_path / "stopped", stop_at_13)
+    assert [p.name for p in (tmp_path / "stopped" / "checkpoints").iterdir()] == ["ckpt_00000013.pt"]
+    resumed = _stage().run(scene, config, tmp_path / "stopped")
+    assert resumed.report["resumed_from_step"] == 13 and resumed.report["steps"] == 40
+    for name in ("means", "log_scales", "quats", "opacity_logits", "sh0", "shN"):
+        np.testing.assert_array_equal(getattr(resumed.output, name), getattr(straight, name), err_msg=name)

@@ -68,7 +68,7 @@ from splatkit.sagemaker import container
 from splatkit.sagemaker.archives import extract_model_archive, is_model_archive
 from splatkit.sagemaker.instances import STAGE_JOB_TYPES
 from splatkit.sagemaker.jobs import SPEC_SCHEMA
-from splatkit.stages import ProgressUpdate, StageResult
+from splatkit.stages import ProgressUpdate, StageResult, StopRequested
 
 __all__ = [
     "EXIT_FAILED",
@@ -104,11 +104,6 @@ RESULT_SCHEMA = 1
 _PROGRESS_LOG_EVERY_S = 30.0
 _USAGE = (f"usage: python3 -m {container.ENTRY_MODULE} {{{','.join(STAGE_JOB_TYPES)}}}  "
           "(runs inside a SageMaker job; see docs/sagemaker.md)")
-
-
-class StopRequested(BaseException):
-    """SageMaker asked the job to stop (SIGTERM). A BaseException, like KeyboardInterrupt, so that
-    stage code catching ``Exception`` to carry on cannot swallow it."""
 
 
 @dataclass(frozen=True)

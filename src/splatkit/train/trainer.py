@@ -26,7 +26,7 @@ from typing import Any
 
 from splatkit.contracts import GaussianCloud, PosedImages, Reconstruction
 from splatkit.reports import TrainingReport
-from splatkit.stages import ProgressCallback, ProgressUpdate, no_progress
+from splatkit.stages import ProgressCallback, ProgressUpdate, StopRequested, no_progress
 from splatkit.train import checkpoint as ckpt
 from splatkit.train.config import TrainConfig
 from splatkit.train.data import TrainingScene, load_training_scene, train_view_for_step
@@ -170,8 +170,17 @@ def run_steps(state: TrainState, scene: TrainingScene, ctx: StepContext, *, chec
             scores = evaluate_views(scene.views, scene.test_ids, ctx.renderer, state.params, config.sh_degree)
             if scores.mean is not None:
                 state.curve[-1] = {**state.curve[-1], **scores.mean.to_dict()}
-        progress(ProgressUpdate(stage=ctx.stage, step=done, total=config.steps, message="train",
-                                metrics={"loss": last_loss, "num_gaussians": float(n_gauss)}))
+        try:
+            progress(ProgressUpdate(stage=ctx.stage, step=done, total=config.steps, message="train",
+                                    metrics={"loss": last_loss, "num_gaussians": float(n_gauss)}))
+        except StopRequested:
+            # Asked to stop (a spot instance reclaimed): keep this step's work for the resume.
+            if done < config.steps and config.checkpoint_every:
+                state.check_finite(after_step=step, stage=ctx.stage, source=ctx.source)
+                ckpt.save_checkpoint(checkpoints, done, {**state.checkpoint_payload(), **identity})
+                ckpt.prune_checkpoints(checkpoints, config.keep_checkpoints, identity)
+                logger.warning("%s: stop requested; checkpoint written at step %d", ctx.stage, done)
+            raise
         if save:
             ckpt.save_checkpoint(checkpoints, done, {**state.checkpoint_payload(), **identity})
             ckpt.prune_checkpoints(checkpoints, config.keep_checkpoints, identity)
