@@ -1,23 +1,30 @@
 """Optional SageMaker launcher: each pipeline stage as one SageMaker job, chained through S3.
 
 SfM and compression run as Processing jobs, training as a Training job (managed spot and
-checkpoints). What exists so far is the request side, typed and validated before anything is
-sent to AWS:
+checkpoints). ``splatkit sagemaker run|status|logs|stop`` is the command line
+(:mod:`~splatkit.sagemaker.cli`); ``docs/sagemaker.md`` walks from nothing to a finished run
+(image, IAM roles, cost, spot). The modules, from the request side to the running job:
 
 * :mod:`~splatkit.sagemaker.uris`: S3 URIs in every form a user pastes, normalised to ``s3://``;
 * :mod:`~splatkit.sagemaker.names`: deterministic job names (run id, stage, attempt);
 * :mod:`~splatkit.sagemaker.instances`: job type per stage, instance types from botocore's
   model, which families have local NVMe storage;
 * :mod:`~splatkit.sagemaker.config`: :class:`LauncherConfig` (role, output prefix, image,
-  machines per stage, spot, KMS, VPC, tags);
+  machines per stage, spot, KMS, VPC, tags), from keyword arguments or a TOML-shaped mapping;
 * :mod:`~splatkit.sagemaker.container`: the paths, entry command and environment shared by the
-  requests and the code that runs in the container;
+  requests, the container entry and ``docker/Dockerfile``;
 * :mod:`~splatkit.sagemaker.layout`: where a run's files live in S3;
 * :mod:`~splatkit.sagemaker.jobs`: the CreateProcessingJob/CreateTrainingJob builders;
-* :mod:`~splatkit.sagemaker.api_model`: botocore's SageMaker model, used to validate every request.
+* :mod:`~splatkit.sagemaker.api_model`: botocore's SageMaker model, used to validate every request;
+* :mod:`~splatkit.sagemaker.entry`: ``python3 -m splatkit.sagemaker.entry KIND``, what runs in a job;
+* :mod:`~splatkit.sagemaker.executor`: :class:`~splatkit.sagemaker.executor.SageMakerExecutor`,
+  the pipeline's executor that uploads, submits (or re-attaches), waits and downloads;
+* :mod:`~splatkit.sagemaker.transfer`, :mod:`~splatkit.sagemaker.archives`: S3 transfers and
+  safe ``model.tar.gz`` unpacking;
+* :mod:`~splatkit.sagemaker.cli`: the ``splatkit sagemaker`` commands.
 
 boto3/botocore are imported inside functions only, so importing this package stays light
-(install them with ``pip install 'splatkit[aws]'``). See ``docs/sagemaker.md``.
+(install them with ``pip install 'splatkit[aws]'``).
 """
 
 from __future__ import annotations
