@@ -17,7 +17,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -331,6 +331,14 @@ def _cmd_sagemaker_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sagemaker_definition(args: argparse.Namespace) -> int:
+    if args.print_config:
+        return _print_config(args, runs_here=False)
+    from splatkit.sagemaker.cli import definition_command
+
+    return definition_command(args, _pipeline_options(args))
+
+
 def _cmd_sagemaker_status(args: argparse.Namespace) -> int:
     from splatkit.sagemaker.cli import status_command
 
@@ -519,12 +527,43 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 
 def _add_sagemaker_parser(sub: Any, pipeline_flags: Any, epilog: str, command: str | None) -> None:
-    """``splatkit sagemaker run|status|logs|stop``; the commands are in :mod:`splatkit.sagemaker.cli`."""
-    p = sub.add_parser("sagemaker", help="run the pipeline as SageMaker jobs; status, logs, stop",
+    """``splatkit sagemaker run|status|logs|stop|definition``; the commands are in :mod:`splatkit.sagemaker.cli`."""
+    p = sub.add_parser("sagemaker", help="run the pipeline as SageMaker jobs; status, logs, stop, definition",
                        description="Each stage runs as one SageMaker job, chained through S3 (docs/sagemaker.md). "
                                    "Needs `pip install 'splatkit[aws]'`, AWS credentials, an image in ECR and an "
                                    "execution role.")
     sm = p.add_subparsers(dest="sagemaker_command", metavar="SUBCOMMAND", required=True)
+
+    defaults: Mapping[str, str] = {}
+    if command in ("sagemaker run", "sagemaker definition"):  # not for other commands: the import costs ~0.1 s
+        from splatkit.sagemaker.instances import DEFAULT_INSTANCE_TYPES
+
+        defaults = DEFAULT_INSTANCE_TYPES
+
+    def launcher_flags(q: argparse.ArgumentParser, defaults: Mapping[str, str]) -> None:
+        aws = q.add_argument_group("SageMaker (flags win over --launcher-config)")
+        aws.add_argument("--role", metavar="ARN", help="execution role ARN the jobs run as")
+        aws.add_argument("--image", metavar="URI", help="the splatkit image in ECR (docker/Dockerfile)")
+        aws.add_argument("--run-id", metavar="ID", help="names the run's S3 folder and jobs; the same id re-attaches "
+                                                         "(default: the one in OUT/sagemaker.json, else OUTNAME-TIME)")
+        aws.add_argument("--attempt", type=int, metavar="N", help="attempt number of the jobs (default 1); a failed "
+                                                                  "stage runs again with the next one")
+        aws.add_argument("--region", help="AWS region (default: --launcher-config, the S3 URL's, the AWS profile's)")
+        aws.add_argument("--spot", action=argparse.BooleanOptionalAction, default=None,
+                         help="managed spot for the training job (MaxWait twice the run time; checkpoints resume)")
+        for kind in STAGE_KINDS:
+            aws.add_argument(f"--instance-type-{kind}", dest=f"instance_type_{kind}", metavar="TYPE",
+                             help=f"instance of the {kind} job" + (f" (default {defaults[kind]})" if kind in defaults
+                                                                   else ""))
+        aws.add_argument("--kms-key", metavar="KEY", help="KMS key for the S3 outputs and the EBS volumes (NVMe "
+                                                          "instance storage is encrypted by the hardware)")
+        aws.add_argument("--subnet", action="append", metavar="ID", help="private subnet (repeatable; with "
+                                                                         "--security-group)")
+        aws.add_argument("--security-group", action="append", metavar="ID", help="security group (repeatable)")
+        aws.add_argument("--tag", action="append", metavar="KEY=VALUE", help="tag on every job (repeatable)")
+        aws.add_argument("--launcher-config", metavar="FILE.toml",
+                         help="role_arn, image_uri, output, region, spot, [sfm]/[train]/[compress] machines, [vpc], "
+                              "[tags]")
 
     r = sm.add_parser("run", help="photos -> SfM job -> training job -> compression job; OUT gets the results",
                       epilog=epilog, allow_abbrev=False)
@@ -532,35 +571,21 @@ def _add_sagemaker_parser(sub: Any, pipeline_flags: Any, epilog: str, command: s
     r.add_argument("output", nargs="?", metavar="S3_PREFIX",
                    help="where runs live: s3://bucket/prefix (or an https S3 URL); a run uses S3_PREFIX/RUN_ID/")
     r.add_argument("out", nargs="?", metavar="OUT", help="local output folder (manifests, report, final file)")
-    aws = r.add_argument_group("SageMaker (flags win over --launcher-config)")
-    aws.add_argument("--role", metavar="ARN", help="execution role ARN the jobs run as")
-    aws.add_argument("--image", metavar="URI", help="the splatkit image in ECR (docker/Dockerfile)")
-    aws.add_argument("--run-id", metavar="ID", help="names the run's S3 folder and jobs; the same id re-attaches "
-                                                     "(default: the one in OUT/sagemaker.json, else OUTNAME-TIME)")
-    aws.add_argument("--attempt", type=int, metavar="N", help="attempt number of the jobs (default 1); a failed "
-                                                              "stage runs again with the next one")
-    aws.add_argument("--region", help="AWS region (default: --launcher-config, the S3 URL's, the AWS profile's)")
-    aws.add_argument("--spot", action=argparse.BooleanOptionalAction, default=None,
-                     help="managed spot for the training job (MaxWait twice the run time; checkpoints resume)")
-    defaults: dict[str, str] = {}
-    if command == "sagemaker run":  # not for other commands: importing the launcher costs ~0.1 s
-        from splatkit.sagemaker.instances import DEFAULT_INSTANCE_TYPES
-
-        defaults = DEFAULT_INSTANCE_TYPES
-    for kind in STAGE_KINDS:
-        aws.add_argument(f"--instance-type-{kind}", dest=f"instance_type_{kind}", metavar="TYPE",
-                         help=f"instance of the {kind} job" + (f" (default {defaults[kind]})" if kind in defaults
-                                                               else ""))
-    aws.add_argument("--kms-key", metavar="KEY", help="KMS key for the S3 outputs and the EBS volumes (NVMe "
-                                                      "instance storage is encrypted by the hardware)")
-    aws.add_argument("--subnet", action="append", metavar="ID", help="private subnet (repeatable; with "
-                                                                     "--security-group)")
-    aws.add_argument("--security-group", action="append", metavar="ID", help="security group (repeatable)")
-    aws.add_argument("--tag", action="append", metavar="KEY=VALUE", help="tag on every job (repeatable)")
-    aws.add_argument("--launcher-config", metavar="FILE.toml", help="role_arn, image_uri, output, region, spot, "
-                                                                    "[sfm]/[train]/[compress] machines, [vpc], [tags]")
+    launcher_flags(r, defaults)
     pipeline_flags(r, remote=True)
     r.set_defaults(func=_cmd_sagemaker_run)
+
+    d = sm.add_parser("definition", help="print a Step Functions definition of a run and the IAM policies (JSON)",
+                      epilog=epilog, allow_abbrev=False,
+                      description="Prints JSON: the state machine (.sync jobs, Retry/Catch), the IAM policies for "
+                                  "the caller, the execution role and the state machine role, and where to put the "
+                                  "photos. Creates nothing.")
+    d.add_argument("output", nargs="?", metavar="S3_PREFIX", help="where runs live: s3://bucket/prefix")
+    launcher_flags(d, defaults)
+    d.add_argument("--state-machine-name", default="splatkit", metavar="NAME",
+                   help="name the policies give the state machine (default: splatkit)")
+    pipeline_flags(d, remote=True)
+    d.set_defaults(func=_cmd_sagemaker_definition)
 
     def run_ref(q: argparse.ArgumentParser) -> None:
         q.add_argument("run", metavar="RUN", help="the run's OUT folder (its sagemaker.json) or the run id")

@@ -181,7 +181,7 @@ def test_sagemaker_help_is_light() -> None:
     code = ("import sys\n"
             "from splatkit.cli import build_parser\n"
             "for argv in (['--help'], ['sagemaker', '--help'], ['sagemaker', 'run', '--help'],\n"
-            "             ['sagemaker', 'logs', '--help']):\n"
+            "             ['sagemaker', 'logs', '--help'], ['sagemaker', 'definition', '--help']):\n"
             "    build_parser(argv[:-1]).format_help()\n"
             "loaded = [m for m in ('boto3', 'botocore', 'torch', 'pycolmap', 'gsplat') if m in sys.modules]\n"
             "assert not loaded, loaded\n")

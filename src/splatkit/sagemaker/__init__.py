@@ -1,7 +1,7 @@
 """Optional SageMaker launcher: each pipeline stage as one SageMaker job, chained through S3.
 
 SfM and compression run as Processing jobs, training as a Training job (managed spot and
-checkpoints). ``splatkit sagemaker run|status|logs|stop`` is the command line
+checkpoints). ``splatkit sagemaker run|status|logs|stop|definition`` is the command line
 (:mod:`~splatkit.sagemaker.cli`); ``docs/sagemaker.md`` walks from nothing to a finished run
 (image, IAM roles, cost, spot). The modules, from the request side to the running job:
 
@@ -21,6 +21,8 @@ checkpoints). ``splatkit sagemaker run|status|logs|stop`` is the command line
   the pipeline's executor that uploads, submits (or re-attaches), waits and downloads;
 * :mod:`~splatkit.sagemaker.transfer`, :mod:`~splatkit.sagemaker.archives`: S3 transfers and
   safe ``model.tar.gz`` unpacking;
+* :mod:`~splatkit.sagemaker.definition`: a Step Functions definition of a run and the IAM
+  policies, for users who deploy the chain instead of running it from a client;
 * :mod:`~splatkit.sagemaker.cli`: the ``splatkit sagemaker`` commands.
 
 boto3/botocore are imported inside functions only, so importing this package stays light

@@ -61,6 +61,7 @@ __all__ = [
     "JobStatus",
     "RunRef",
     "default_run_id",
+    "definition_command",
     "find_run_jobs",
     "launcher_config_from_args",
     "logs_command",
@@ -291,6 +292,35 @@ def _kms_notes(config: LauncherConfig, kms_key: str | None) -> list[str]:
     return [f"note: {kind} runs on {config.resources(kind).instance_type}, whose local NVMe storage the hardware "
             f"encrypts; SageMaker takes no volume KMS key there (--kms-key still encrypts the job's S3 output)"
             for kind in STAGE_JOB_TYPES if config.resources(kind).volume_kms_key_id is None]
+
+
+# -- definition ----------------------------------------------------------------------------------
+
+
+def definition_command(args: argparse.Namespace, options: Any) -> int:
+    """``splatkit sagemaker definition``: print the run's Step Functions definition and IAM policies as JSON.
+
+    Nothing is created or uploaded; see :mod:`splatkit.sagemaker.definition`.
+    """
+    from splatkit.pipeline.runner import resolve_stages
+    from splatkit.plugins import get_plugin_manager
+    from splatkit.sagemaker.definition import definition_document, to_json
+    from splatkit.stages import config_to_dict
+
+    if not args.output:
+        raise InputError("splatkit sagemaker definition needs the S3 prefix, e.g. `splatkit sagemaker definition "
+                         "s3://my-bucket/splatkit --run-id flight-7 --role ARN --image URI`")
+    if not args.run_id:
+        raise InputError("splatkit sagemaker definition needs --run-id: the run's job names and S3 folder are "
+                         "written into the definition")
+    config, region = launcher_config_from_args(args)
+    run_id = check_run_id(args.run_id)
+    resolved = resolve_stages(options, get_plugin_manager().stages, runs_here=False)
+    stages = {r.kind: (r.backend, config_to_dict(r.config)) for r in resolved}
+    document = definition_document(config, stages, run_id=run_id, attempt=args.attempt or 1, region=region,
+                                   state_machine_name=args.state_machine_name)
+    print(to_json(document))
+    return 0
 
 
 # -- finding a run's jobs ------------------------------------------------------------------------
