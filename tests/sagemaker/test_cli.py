@@ -160,7 +160,7 @@ def test_flags_win_over_the_launcher_file_and_kms_goes_where_sagemaker_takes_it(
     assert config.output_kms_key_id == KEY
     assert (config.sfm.volume_kms_key_id, config.train.volume_kms_key_id, config.compress.volume_kms_key_id) == (
         KEY, None, KEY)
-    assert [n.split(" runs on ")[0] for n in sm_cli._kms_notes(config, KEY)] == ["note: train"]
+    assert [n.split(" runs on ")[0] for n in sm_cli.kms_notes(config, KEY)] == ["note: train"]
 
     # The region of an https output URL is the default region.
     args = _parse(["sagemaker", "run", "photos", f"https://{BUCKET}.s3.ap-southeast-2.amazonaws.com/x", "out",

@@ -63,6 +63,7 @@ __all__ = [
     "default_run_id",
     "definition_command",
     "find_run_jobs",
+    "kms_notes",
     "launcher_config_from_args",
     "logs_command",
     "make_client",
@@ -276,7 +277,7 @@ def run_command(args: argparse.Namespace, options: Any, progress: Any) -> Any:
     attempt = args.attempt if args.attempt is not None else 1
     for kind in STAGE_JOB_TYPES:  # checks the attempt, and shows the names the jobs will have
         job_name(run_id, kind, attempt, prefix=config.job_prefix)
-    notes = _kms_notes(config, args.kms_key)
+    notes = kms_notes(config, args.kms_key)
     print(f"run id: {run_id} ({origin}); S3: {config.output_uri.child(run_id).as_prefix().uri}; "
           f"re-run the same command (or pass --run-id {run_id}) to re-attach", flush=True)
     for note in notes:
@@ -286,7 +287,8 @@ def run_command(args: argparse.Namespace, options: Any, progress: Any) -> Any:
     return run(source, out, config=options, progress=progress, executor=executor)
 
 
-def _kms_notes(config: LauncherConfig, kms_key: str | None) -> list[str]:
+def kms_notes(config: LauncherConfig, kms_key: str | None) -> list[str]:
+    """One line per stage that ``--kms-key`` cannot encrypt the volume of (local NVMe instance storage)."""
     if not kms_key:
         return []
     return [f"note: {kind} runs on {config.resources(kind).instance_type}, whose local NVMe storage the hardware "
