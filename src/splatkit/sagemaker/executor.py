@@ -403,7 +403,8 @@ class SageMakerExecutor:
             text += f": {reason}"
         if message and message not in (reason or ""):
             text += f"; the container said: {message}"
-        retry = f"run again with attempt={self.attempt + 1} (this job's name stays taken)"
+        retry = (f"run again with attempt={self.attempt + 1} (the CLI's --attempt {self.attempt + 1}; this job's "
+                 "name stays taken)")
         if status == "Stopped":
             return (f"{text}. A stopped job is a failure: a spot job whose MaxWaitTimeInSeconds ran out (raise "
                     "max_wait_s, or turn spot off), MaxRuntimeInSeconds reached (raise max_runtime_s), or "
