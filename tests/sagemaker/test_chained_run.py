@@ -14,6 +14,7 @@ changed option under the same run id is refused) and the SIGTERM check of the tr
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -228,7 +229,9 @@ def test_sigterm_leaves_a_checkpoint_that_a_restarted_training_entry_resumes_fro
     failure = container.local_path(container.FAILURE_FILE, root).read_text()
     assert failure.startswith("stopped by SIGTERM at train/cpu step") and "ckpt_" in failure
     kept = sorted(int(p.stem.split("_")[1]) for p in checkpoints.glob("ckpt_*.pt"))
-    assert kept and kept[-1] % every == 0 and kept[-1] < steps
+    stopped_at = int(re.search(r"step (\d+)/", failure).group(1))
+    # The trainer writes a checkpoint at the step it was stopped at (besides the periodic ones).
+    assert kept and kept[-1] == stopped_at < steps and kept[0] % every == 0
     model = container.local_path(container.MODEL_DIR, root)
     assert not (model / container.RESULT_FILE).exists()  # a stopped job publishes no model
 
