@@ -48,6 +48,27 @@ def find_splat_transform() -> str | None:
     return str(local) if local.is_file() and shutil.which("node") else None
 
 
+@pytest.fixture(scope="module")
+def splat_transform() -> str:
+    """The splat-transform executable; the test skips when it (or node) is not installed."""
+    import shutil
+
+    exe = find_splat_transform()
+    if exe is None or shutil.which("node") is None:
+        pytest.skip("splat-transform not installed (set SPLATKIT_SPLAT_TRANSFORM or "
+                    "`npm install --prefix <repo> @playcanvas/splat-transform@3.7.0`)")
+    return exe
+
+
+def run_splat_transform(exe: str, *args: str) -> None:
+    """Run splat-transform on the CPU, failing the test with its output when it fails."""
+    import subprocess
+
+    # -g cpu: without it 3.7.0 crashes looking for a WebGPU adapter on machines without a GPU.
+    proc = subprocess.run([exe, "-w", "-g", "cpu", *args], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"splat-transform {args} failed:\n{proc.stdout}\n{proc.stderr}"
+
+
 def _cuda_ready() -> bool:
     if importlib.util.find_spec("torch") is None:
         return False

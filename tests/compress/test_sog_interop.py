@@ -7,8 +7,6 @@ Found through, in order: ``$SPLATKIT_SPLAT_TRANSFORM`` (path to the executable),
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -19,23 +17,12 @@ from splatkit.compress.sog_encoder import SogEncodeOptions, decode_errors, encod
 from splatkit.io import sog
 from splatkit.io.ply import read_ply, write_ply
 from tests.compress.synthetic import synthetic_cloud
-from tests.conftest import find_splat_transform
+from tests.conftest import run_splat_transform
 
-
-
-@pytest.fixture(scope="module")
-def splat_transform() -> str:
-    exe = find_splat_transform()
-    if exe is None or shutil.which("node") is None:
-        pytest.skip("splat-transform not installed (set SPLATKIT_SPLAT_TRANSFORM or "
-                    "`npm install --prefix <repo> @playcanvas/splat-transform@3.7.0`)")
-    return exe
 
 
 def _run(exe: str, *args: str) -> None:
-    # -g cpu: without it 3.7.0 crashes looking for a WebGPU adapter on machines without a GPU.
-    proc = subprocess.run([exe, "-w", "-g", "cpu", *args], capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"splat-transform {args} failed:\n{proc.stdout}\n{proc.stderr}"
+    run_splat_transform(exe, *args)
 
 
 @pytest.mark.parametrize("degree, bundled", [(3, True), (0, False)])

@@ -15,8 +15,6 @@ Found like the SOG interop tests: ``$SPLATKIT_SPLAT_TRANSFORM``, ``splat-transfo
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -26,26 +24,15 @@ from splatkit.contracts import GaussianCloud
 from splatkit.io import spz
 from splatkit.io.ply import read_ply, write_ply
 from tests.compress.synthetic import synthetic_cloud
-from tests.conftest import find_splat_transform
+from tests.conftest import run_splat_transform
 from tests.io.test_spz import POSITION_STEP, check_within_quantisation, cloud_in_range
 
 HAS_ZSTD = spz.zstd_unavailable_reason() is None
 needs_zstd = pytest.mark.skipif(not HAS_ZSTD, reason="SPZ version 4 needs zstandard (pip install zstandard)")
 
 
-@pytest.fixture(scope="module")
-def splat_transform() -> str:
-    exe = find_splat_transform()
-    if exe is None or shutil.which("node") is None:
-        pytest.skip("splat-transform not installed (set SPLATKIT_SPLAT_TRANSFORM or "
-                    "`npm install --prefix <repo> @playcanvas/splat-transform@3.7.0`)")
-    return exe
-
-
 def _run(exe: str, *args: str) -> None:
-    # -g cpu: without it 3.7.0 looks for a WebGPU adapter on machines without a GPU.
-    proc = subprocess.run([exe, "-w", "-g", "cpu", *args], capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"splat-transform {args} failed:\n{proc.stdout}\n{proc.stderr}"
+    run_splat_transform(exe, *args)
 
 
 def wide_cloud(n: int, *, seed: int = 0) -> GaussianCloud:

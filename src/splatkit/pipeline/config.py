@@ -40,6 +40,7 @@ __all__ = [
     "PipelineOptions",
     "ResolvedStage",
     "load_config_file",
+    "read_toml",
     "parse_assignment",
     "options_from_mapping",
     "build_stage_config",
@@ -116,13 +117,13 @@ def options_from_mapping(data: Mapping[str, Any], *, where: str = "config", defa
     return PipelineOptions(backends=backends, options=options)
 
 
-def load_config_file(path: str | Path) -> PipelineOptions:
-    """Read a pipeline TOML file (see the module docstring); only the keys it sets.
+def read_toml(path: str | Path, *, what: str = "config file") -> dict[str, Any]:
+    """The TOML document at ``path`` as a dict.
 
     Raises
     ------
     InputError
-        A missing file or invalid TOML (with the line), or an unknown stage table.
+        A missing file (``what`` names it) or invalid TOML (with the line).
     """
     if sys.version_info >= (3, 11):
         import tomllib
@@ -131,12 +132,22 @@ def load_config_file(path: str | Path) -> PipelineOptions:
 
     path = Path(path)
     if not path.is_file():
-        raise InputError("config file not found", path=path)
+        raise InputError(f"{what} not found", path=path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise InputError(f"not valid TOML: {e}", path=path) from e
-    return options_from_mapping(data, where=str(path), defaults=False)
+
+
+def load_config_file(path: str | Path) -> PipelineOptions:
+    """Read a pipeline TOML file (see the module docstring); only the keys it sets.
+
+    Raises
+    ------
+    InputError
+        A missing file or invalid TOML (with the line), or an unknown stage table.
+    """
+    return options_from_mapping(read_toml(path), where=str(path), defaults=False)
 
 
 def parse_assignment(text: str) -> tuple[str, str, str]:

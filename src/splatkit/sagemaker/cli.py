@@ -150,18 +150,9 @@ def read_launcher_file(path: str | Path) -> dict[str, Any]:
     InputError
         A missing file or invalid TOML (with the line).
     """
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
+    from splatkit.pipeline.config import read_toml
 
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("launcher config file not found", path=path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise InputError(f"not valid TOML: {e}", path=path) from e
+    data = read_toml(path, what="launcher config file")
     region = data.get("region")
     if region is not None and not isinstance(region, str):
         raise InputError(f"region = {region!r} is not a region name (e.g. \"us-east-1\")", path=path)
