@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from splatkit.errors import ContractError
 from splatkit.io.atomic import atomic_write_text
+from splatkit.io.sfm_output import IMAGES_DIR
 from splatkit.reports import TrainingReport, ViewQuality
 from splatkit.stages import config_to_dict
 
@@ -214,7 +215,7 @@ def _heldout_views(train_dir: Path, sfm_dir: Path, views: Sequence[ViewQuality],
             stem = Path(name).stem
             safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(name).with_suffix("").as_posix())
             render = train_dir / "eval" / f"{stem}.png"
-            photo = sfm_dir / "images" / name
+            photo = sfm_dir / IMAGES_DIR / name
             if render.is_file() and _thumbnail(render, files_dir / "heldout" / f"{safe}_render.png"):
                 row["render"] = f"{REPORT_FILES}/heldout/{safe}_render.png"
             if photo.is_file() and _thumbnail(photo, files_dir / "heldout" / f"{safe}_photo.png"):
