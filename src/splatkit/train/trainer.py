@@ -37,8 +37,8 @@ from splatkit.train.report import RunTiming, build_training_report
 from splatkit.train.state import PARAM_NAMES, TrainState, learning_rates
 from splatkit.train.step import Renderer, StepContext, train_step
 
-__all__ = ["TrainConfig", "TrainOutcome", "train_gaussians", "run_steps", "start_state", "PARAM_NAMES",
-           "FINITE_CHECK_EVERY"]
+__all__ = ["TrainConfig", "TrainOutcome", "train_gaussians", "run_steps", "start_state", "write_checkpoint",
+           "PARAM_NAMES", "FINITE_CHECK_EVERY"]
 
 logger = logging.getLogger(__name__)
 
@@ -143,12 +143,15 @@ def run_steps(state: TrainState, scene: TrainingScene, ctx: StepContext, *, chec
     After each step: the finiteness check when due, the curve point (every ``curve_every`` steps
     and the last), a held-out evaluation (every ``eval_every`` steps, merged into the last curve
     point), the progress update, then a checkpoint (every ``checkpoint_every`` steps, not after
-    the last one).
+    the last one; see :func:`write_checkpoint`).
 
     Raises
     ------
     StageError
         A non-finite loss or parameter.
+    StopRequested
+        From ``progress``; a checkpoint of the step just done is written first (when checkpoints
+        are on), so the resumed run is bitwise the uninterrupted one.
     """
     config = ctx.config
     last_loss = float("nan")
@@ -159,8 +162,7 @@ def run_steps(state: TrainState, scene: TrainingScene, ctx: StepContext, *, chec
                                ctx)
         step_seconds += time.perf_counter() - t0
         done = step + 1
-        save = bool(config.checkpoint_every) and done % config.checkpoint_every == 0 and done < config.steps
-        if save or done % FINITE_CHECK_EVERY == 0 or done == config.steps:
+        if done % FINITE_CHECK_EVERY == 0 or done == config.steps:
             state.check_finite(after_step=step, stage=ctx.stage, source=ctx.source)
         n_gauss = state.num_gaussians
         if step % config.curve_every == 0 or step == config.steps - 1:
@@ -176,12 +178,19 @@ def run_steps(state: TrainState, scene: TrainingScene, ctx: StepContext, *, chec
         except StopRequested:
             # Asked to stop (a spot instance reclaimed): keep this step's work for the resume.
             if done < config.steps and config.checkpoint_every:
-                state.check_finite(after_step=step, stage=ctx.stage, source=ctx.source)
-                ckpt.save_checkpoint(checkpoints, done, {**state.checkpoint_payload(), **identity})
-                ckpt.prune_checkpoints(checkpoints, config.keep_checkpoints, identity)
+                write_checkpoint(state, ctx, checkpoints=checkpoints, identity=identity)
                 logger.warning("%s: stop requested; checkpoint written at step %d", ctx.stage, done)
             raise
-        if save:
-            ckpt.save_checkpoint(checkpoints, done, {**state.checkpoint_payload(), **identity})
-            ckpt.prune_checkpoints(checkpoints, config.keep_checkpoints, identity)
+        if config.checkpoint_every and done % config.checkpoint_every == 0 and done < config.steps:
+            write_checkpoint(state, ctx, checkpoints=checkpoints, identity=identity)
     return last_loss, step_seconds
+
+
+def write_checkpoint(state: TrainState, ctx: StepContext, *, checkpoints: Path, identity: dict[str, Any]) -> None:
+    """Check the parameters, then save ``state`` as checkpoint ``state.step`` and prune older ones.
+
+    A checkpoint never holds a non-finite state: a resume would only diverge again.
+    """
+    state.check_finite(after_step=state.step - 1, stage=ctx.stage, source=ctx.source)
+    ckpt.save_checkpoint(checkpoints, state.step, {**state.checkpoint_payload(), **identity})
+    ckpt.prune_checkpoints(checkpoints, ctx.config.keep_checkpoints, identity)
