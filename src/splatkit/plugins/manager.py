@@ -7,6 +7,7 @@ import inspect
 import logging
 import os
 import time
+from types import FrameType
 from typing import Any
 
 import pluggy
@@ -127,14 +128,9 @@ class PluginManager:
         impls = getattr(self._pm.hook, hook_name).get_hookimpls()
         frame = inspect.currentframe()
         while frame is not None:
-            for impl in impls:
-                function = impl.function
-                code = getattr(getattr(function, "__func__", function), "__code__", None)
-                if frame.f_code is not code:
-                    continue
-                owner = getattr(function, "__self__", None)
-                if owner is None or (code.co_varnames and frame.f_locals.get(code.co_varnames[0]) is owner):
-                    return impl.plugin_name
+            impl = _impl_running_in(frame, impls)
+            if impl is not None:
+                return impl.plugin_name
             frame = frame.f_back
         return ""
 
@@ -182,15 +178,24 @@ class PluginManager:
         found = None
         tb = error.__traceback__
         while tb is not None:  # the deepest matching frame is the implementation that raised
-            for impl in impls:
-                function = impl.function
-                code = getattr(getattr(function, "__func__", function), "__code__", None)
-                owner = getattr(function, "__self__", None)
-                if tb.tb_frame.f_code is code and (
-                        owner is None or tb.tb_frame.f_locals.get(code.co_varnames[0]) is owner):
-                    found = impl.plugin
+            impl = _impl_running_in(tb.tb_frame, impls)
+            if impl is not None:
+                found = impl.plugin
             tb = tb.tb_next
         return found
+
+
+def _impl_running_in(frame: FrameType, impls: list[Any]) -> Any:
+    """The hook implementation ``frame`` is executing (same code and, for a method, same ``self``)."""
+    for impl in impls:
+        function = impl.function
+        code = getattr(getattr(function, "__func__", function), "__code__", None)
+        if frame.f_code is not code:
+            continue
+        owner = getattr(function, "__self__", None)
+        if owner is None or (code.co_varnames and frame.f_locals.get(code.co_varnames[0]) is owner):
+            return impl
+    return None
 
 
 def _is_wrapper(impl: Any) -> bool:
