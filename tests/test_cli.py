@@ -92,3 +92,16 @@ def test_info_describes_a_sog_file(tmp_path, capsys) -> None:
     assert main(["info", "--json", str(path)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["format"] == "sog" and data["count"] == 500 and data["sh_degree"] == 1
+
+
+@pytest.mark.parametrize("command", ["info", "decompress"])
+def test_a_damaged_file_gets_its_formats_own_error_not_unknown_format(tmp_path, capsys, command) -> None:
+    import gzip
+
+    damaged = tmp_path / "scene.spz"
+    damaged.write_bytes(gzip.compress(b"NGSP" + bytes(12))[:20])  # the gzip stream is cut short
+    args = [command, str(damaged)] + ([str(tmp_path / "out.ply")] if command == "decompress" else [])
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "not a valid SPZ file" in err and "not a format splatkit knows" not in err
+    assert not (tmp_path / "out.ply").exists()

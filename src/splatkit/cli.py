@@ -49,10 +49,20 @@ def describe_path(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise InputError("no such file or folder", path=path)
     formats = get_plugin_manager().formats
-    found = formats.detect(path)
+    found = formats.detect(path) or _claimed_by_suffix(formats, path)
     if found is None:
         raise InputError(f"not a format splatkit knows: expected {_format_list(formats)}", path=path)
     return found().describe(path)
+
+
+def _claimed_by_suffix(formats: Any, path: Path, holds: str | None = None) -> Any:
+    """The format whose suffix ``path`` has, when no detector accepted it: a damaged file of that
+    format then gets the reader's own error (what is wrong) instead of "not a format we know"."""
+    suffix = path.suffix.lower()
+    for cls in formats:
+        if suffix and suffix in cls.suffixes and path.is_file() and (holds is None or cls.holds == holds):
+            return cls
+    return None
 
 
 def _format_list(formats: Any, holds: str | None = None) -> str:
@@ -425,7 +435,7 @@ def _cmd_decompress(args: argparse.Namespace) -> int:
     if not source.exists():
         raise InputError("no such file or folder", path=source)
     formats = get_plugin_manager().formats
-    found = formats.detect(source, holds="splats")
+    found = formats.detect(source, holds="splats") or _claimed_by_suffix(formats, source, "splats")
     if found is None:
         raise InputError(f"not a splat file splatkit can decode: expected {_format_list(formats, 'splats')}",
                          path=source)
