@@ -14,8 +14,7 @@ from splatkit.errors import InputError
 from splatkit.io.safe_zip import (
     EXTRACTED_MARKER,
     ZipLimits,
-    _BudgetExceeded,
-    _copy_bounded,
+    open_archive,
     extract_zip,
     is_junk_member,
     member_path,
@@ -102,23 +101,26 @@ def test_lying_header_with_consistent_crc_never_writes_past_the_declared_size(tm
         assert (tmp_path / "out" / "liar.jpg").stat().st_size == 1000
 
 
-def test_copy_bounded_stops_at_the_declared_size() -> None:
-    src, dst = io.BytesIO(bytes(5 * MB)), io.BytesIO()
-    with pytest.raises(_BudgetExceeded) as info:
-        _copy_bounded(src, dst, budget=100 * MB, declared=1000)
-    assert info.value.reason == "declared"
-    assert dst.tell() == 0  # the chunk that crossed the bound was not written
+def test_reads_stop_at_the_declared_size(tmp_path: Path) -> None:
+    archive = write_lying_zip(tmp_path / "liar.zip", "liar.jpg", 5 * MB, 1000)
+    with open_archive(archive) as zf, pytest.raises(InputError, match="member .liar.jpg. (is corrupt|decompresses to more)"):
+        zf.read(zf.members[0])
 
 
-def test_copy_bounded_stops_at_the_budget_and_counts_real_bytes() -> None:
-    src, dst = io.BytesIO(bytes(3 * MB + 5)), io.BytesIO()
-    with pytest.raises(_BudgetExceeded) as info:
-        _copy_bounded(src, dst, budget=2 * MB, declared=None)
-    assert info.value.reason == "budget"
-    assert dst.tell() <= 2 * MB
-    src, dst = io.BytesIO(bytes(3 * MB + 5)), io.BytesIO()
-    assert _copy_bounded(src, dst, budget=3 * MB + 5, declared=3 * MB + 5) == 3 * MB + 5
-    assert dst.getvalue() == bytes(3 * MB + 5)
+def test_reads_stop_at_the_member_cap_and_the_total_and_count_real_bytes(tmp_path: Path) -> None:
+    archive = write_zip(tmp_path / "big.zip", {"a.jpg": bytes(3 * MB + 5), "b.jpg": bytes(3 * MB + 5)})
+    with open_archive(archive, limits=ZipLimits(max_member_bytes=2 * MB)) as zf:
+        with pytest.raises(InputError, match="'a.jpg' decompresses to more than"):
+            zf.read(zf.members[0])
+    with open_archive(archive) as zf:
+        with pytest.raises(InputError, match="'a.jpg' decompresses to more than 1024"):
+            zf.read(zf.members[0], max_bytes=1024)
+        assert zf.read(zf.members[1]) == bytes(3 * MB + 5)
+    with open_archive(archive, limits=ZipLimits(max_total_bytes=7 * MB)) as zf:
+        zf.read(zf.members[0])
+        zf.read(zf.members[1])
+        with pytest.raises(InputError, match="max_total_bytes"):
+            zf.read(zf.members[0])   # a second read counts again
 
 
 def test_member_count_limit(tmp_path: Path) -> None:

@@ -15,7 +15,6 @@ import json
 import logging
 import platform
 import time
-import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -24,6 +23,7 @@ from typing import Any
 
 from splatkit.errors import InputError
 from splatkit.io.atomic import atomic_write_text
+from splatkit.io.safe_zip import open_archive
 from splatkit.stages import config_to_dict
 
 __all__ = [
@@ -143,7 +143,8 @@ def digest_source(source: str | Path, *, exclude: Iterable[Path] = ()) -> str:
     Raises
     ------
     InputError
-        The path is missing, or the ZIP cannot be read.
+        The path is missing, or the ZIP is refused by :func:`splatkit.io.safe_zip.open_archive`
+        (unsafe, encrypted, corrupt, duplicate or oversized members), naming the file and member.
     """
     path = Path(source)
     if not path.exists():
@@ -155,18 +156,14 @@ def digest_source(source: str | Path, *, exclude: Iterable[Path] = ()) -> str:
             _hash_file(h, file)
         return h.hexdigest()
     if path.suffix.lower() == ".zip":
-        try:
-            with zipfile.ZipFile(path) as zf:
-                for info in sorted(zf.infolist(), key=lambda i: i.filename):
-                    rel = PurePosixPath(info.filename)
-                    if info.is_dir() or _is_junk(rel):
-                        continue
-                    h.update(f"\0{info.filename}\0".encode())
-                    with zf.open(info) as f:
-                        while chunk := f.read(_CHUNK):
-                            h.update(chunk)
-        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as e:
-            raise InputError(f"cannot read the ZIP ({e}); is it a complete .zip of photos?", path=path) from e
+        # The one safe path for user archives: names, duplicates, encryption and sizes are checked
+        # before a byte is hashed, and every read is bounded (a repeated central-directory entry
+        # must not make the digest inflate gigabytes the extractor would refuse).
+        with open_archive(path) as archive:
+            for member in sorted(archive.kept(), key=lambda m: m.name):
+                h.update(f"\0{member.name}\0".encode())
+                for chunk in archive.chunks(member):
+                    h.update(chunk)
         return h.hexdigest()
     h.update(f"\0{path.name}\0".encode())
     _hash_file(h, path)

@@ -113,7 +113,7 @@ def test_truncated_and_non_zip_files(bundle: CompressedBundle, tmp_path: Path) -
     with pytest.raises(InputError, match="cut.sog"):
         sog.read_sog(tmp_path / "cut.sog")
     (tmp_path / "text.sog").write_text("hello")
-    with pytest.raises(InputError, match="not a valid .sog ZIP"):
+    with pytest.raises(InputError, match="not a readable SOG archive"):
         sog.read_sog(tmp_path / "text.sog")
     with pytest.raises(InputError, match="no such"):
         sog.read_sog(tmp_path / "missing.sog")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 from splatkit.contracts import CompressedBundle
 from splatkit.errors import InputError
 from splatkit.io.atomic import atomic_directory, atomic_path
+from splatkit.io.safe_zip import ZipLimits, open_archive
 from splatkit.io.sog.meta import META_NAME, SOG_FORMAT, SogMeta, SogMetaV1, load_meta
 
 __all__ = ["SOG_SUFFIX", "MAX_META_BYTES", "MAX_MEMBER_BYTES", "MAX_TOTAL_BYTES", "LoadedSog", "is_sog",
@@ -35,6 +35,10 @@ MAX_MEMBER_BYTES = 1 << 30
 #: Most bytes all members of one SOG may hold together.
 MAX_TOTAL_BYTES = 4 << 30
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+# A SOG holds meta.json and up to ~8 images; the same bounds as the checks below, applied while
+# streaming (a header may lie about its size).
+_SOG_ZIP_LIMITS = ZipLimits(max_total_bytes=MAX_TOTAL_BYTES + MAX_META_BYTES, max_members=1000,
+                            max_member_bytes=MAX_MEMBER_BYTES)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -164,28 +168,24 @@ def load_sog(path: str | Path) -> LoadedSog:
         return _load_folder(path if path.is_dir() else path.parent)
     if not path.is_file():
         raise InputError("no such SOG file or folder", path=path)
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = set(zf.namelist())
-            if META_NAME not in names:
-                raise InputError(f"the ZIP has no {META_NAME} at its root; not a bundled SOG", path=path)
-            # zipfile stops at each member's declared size and checks its CRC, so bounding the
-            # declared sizes bounds what decompression can allocate (no ZIP bombs).
-            _check_member_size(META_NAME, zf.getinfo(META_NAME).file_size, 0, path)
-            meta, meta_json = load_meta(_parse_json(_read_zip_member(zf, META_NAME, path), path), source=path)
-            members: dict[str, bytes] = {}
-            total = 0
-            for name in meta.member_names():
-                if name not in names:
-                    raise InputError(f"SOG member {name!r} named in {META_NAME} is missing from the ZIP", path=path)
-                total = _check_member_size(name, zf.getinfo(name).file_size, total, path)
-                members[name] = _read_zip_member(zf, name, path)
-    except zipfile.BadZipFile as e:
-        raise InputError(f"not a valid .sog ZIP ({e}); the file is truncated or not a SOG", path=path) from e
-    except (zipfile.LargeZipFile, NotImplementedError, EOFError, OSError) as e:
-        if isinstance(e, InputError):
-            raise
-        raise InputError(f"cannot read the .sog ZIP ({e}); the file is damaged", path=path) from e
+    # The one safe path for user archives (splatkit.io.safe_zip): names, duplicates, encryption and
+    # declared sizes are checked before anything is read, and every read counts the bytes really
+    # decompressed against the member and total limits.
+    with open_archive(path, limits=_SOG_ZIP_LIMITS, what="SOG") as archive:
+        entry = archive.member(META_NAME)
+        if entry is None:
+            raise InputError(f"the ZIP has no {META_NAME} at its root; not a bundled SOG", path=path)
+        _check_member_size(META_NAME, entry.declared_size, 0, path)
+        raw_meta = archive.read(entry, max_bytes=MAX_META_BYTES)
+        meta, meta_json = load_meta(_parse_json(raw_meta, path), source=path)
+        members: dict[str, bytes] = {}
+        total = 0
+        for name in meta.member_names():
+            member = archive.member(name)
+            if member is None:
+                raise InputError(f"SOG member {name!r} named in {META_NAME} is missing from the ZIP", path=path)
+            total = _check_member_size(name, member.declared_size, total, path)
+            members[name] = archive.read(member, max_bytes=MAX_MEMBER_BYTES)
     return LoadedSog(meta=meta, meta_json=meta_json, members=members, bundled=True, size=path.stat().st_size)
 
 
@@ -207,19 +207,6 @@ def _load_folder(folder: Path) -> LoadedSog:
         members[name] = member.read_bytes()
     size = sum(len(data) for data in members.values()) + meta_size
     return LoadedSog(meta=meta, meta_json=meta_json, members=members, bundled=False, size=size)
-
-
-def _read_zip_member(zf: zipfile.ZipFile, name: str, path: Path) -> bytes:
-    """``zf.read(name)``, with a corrupt compressed member reported as :class:`InputError`."""
-    try:
-        return zf.read(name)
-    except zlib.error as e:
-        # zipfile checks CRCs (BadZipFile) but lets the decompressor's own errors through.
-        raise InputError(f"SOG member {name!r} is corrupt: its compressed data cannot be decompressed ({e}); "
-                         "the file is damaged, re-export or re-download it", path=path) from e
-    except zipfile.BadZipFile as e:
-        raise InputError(f"SOG member {name!r} is corrupt ({e}); the file is damaged, re-export or "
-                         "re-download it", path=path) from e
 
 
 def _check_member_size(name: str, size: int, total: int, source: str | Path) -> int:
