@@ -242,6 +242,7 @@ def align_to_gps(
     min_images: int = 3,
     min_spread_m: float = 2.0,
     seed: int = 0,
+    reference: Georeference | None = None,
 ) -> tuple[Reconstruction, dict[str, Any]]:
     """Move a model into local ENU metres using the images' GPS, when there is enough of it.
 
@@ -260,6 +261,9 @@ def align_to_gps(
         similarity is meaningless (photos taken from one spot).
     seed : int
         RANSAC seed.
+    reference : Georeference, optional
+        ENU origin to use (e.g. the one the GPS pose priors were written in); default: the
+        mean GPS position of the registered images.
 
     Returns
     -------
@@ -290,7 +294,7 @@ def align_to_gps(
                                       "ignored (set to 0): heights in the model are not trustworthy")
         alt = np.zeros_like(alt)
     # Reference: the mean position (OpenSfM does the same with lat/lon), recorded in georef.json.
-    ref = Georeference(lat=float(lat.mean()), lon=float(lon.mean()), alt=float(alt.mean()))
+    ref = reference or Georeference(lat=float(lat.mean()), lon=float(lon.mean()), alt=float(alt.mean()))
     enu = lla_to_enu(lat, lon, alt, ref)
     centres = rec.frames.centers()[idx]
     report["reference"] = ref.to_dict()

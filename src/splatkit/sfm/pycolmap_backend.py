@@ -26,10 +26,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from splatkit.contracts import ImageRecord, ImageSet, Reconstruction
 from splatkit.errors import ContractError, InputError, StageError
 from splatkit.plugins.spec import hookimpl
 from splatkit.sfm.finish import FinishOptions, finish_reconstruction, finish_steps
+from splatkit.sfm.focal import DEFAULT_MAX_DRIFT, FOCAL_POLICIES, decide_release, focal_checks, focal_warnings
+from splatkit.sfm.mappers import (
+    INCREMENTAL_MAX_IMAGES,
+    MAPPERS,
+    MappingSettings,
+    choose_mapper,
+    refine_with_priors,
+    run_mapper,
+)
+from splatkit.sfm.pose_priors import (
+    GpsPriors,
+    gps_priors,
+    prior_frame_georeference,
+    spatial_pairing,
+    write_pose_priors,
+)
+from splatkit.sfm.quality import reprojection_errors
 from splatkit.sfm.quality import GENERIC_HINTS
 from splatkit.sfm.steps import StageSteps
 from splatkit.stages import ProgressCallback, Stage, StageResult, config_to_dict, no_progress
@@ -42,7 +61,8 @@ _MATCHERS = ("auto", "exhaustive", "spatial", "sequential")
 _CAMERA_MODES = ("per_device", "single", "per_image")
 #: Focal guess when EXIF says nothing: COLMAP's ``default_focal_length_factor``.
 GUESSED_FOCAL_FACTOR = 1.2
-#: Progress steps before the finishing step: extract, match, map, georeference.
+#: Progress steps before the finishing step: extract, match, map (with the final adjustment),
+#: georeference.
 MAPPING_STEPS = 4
 #: What to try when the model is too thin to train on.
 THIN_MODEL_HINTS: tuple[str, ...] = (*GENERIC_HINTS, "try matcher='exhaustive' and a larger max_image_size")
@@ -72,21 +92,48 @@ class PycolmapConfig:
         Trainability minimums; fewer -> :class:`~splatkit.errors.StageError`.
     init_min_tri_angle, init_min_num_inliers, abs_pose_min_num_inliers
         Mapper thresholds (relaxed from COLMAP's 16 / 100 / 30, see the module docstring).
+    mapper : {"auto", "incremental", "global", "hierarchical"}
+        COLMAP mapper (:mod:`splatkit.sfm.mappers`). ``auto``: incremental up to
+        ``incremental_max_images`` photos (twice that without GPS), global (GLOMAP) above,
+        hierarchical from 2000 photos.
+    incremental_max_images : int
+        Largest survey ``auto`` maps incrementally.
+    hierarchical_leaf_images : int
+        Hierarchical mapper: largest cluster mapped on its own.
     mapping_attempts : int
-        When the best model leaves images out, map again (next seed, then a stricter initial
-        triangulation angle) up to this many times and keep the largest model. Mapping is
-        cheap next to extraction and matching, and a bad initial pair (e.g. a wrong EXIF focal)
-        can strand half a sequence.
+        When the best model leaves images out, map again (next seed with the focal length
+        released, then a stricter initial triangulation angle) up to this many times and keep
+        the largest model. A bad initial pair (e.g. a wrong EXIF focal) can strand half a
+        sequence.
+    gps_priors : bool
+        Use the photos' GPS as camera-centre priors inside mapping and bundle adjustment
+        (:mod:`splatkit.sfm.pose_priors`) when at least 3 photos have it; the model then comes
+        out metric in the recorded ENU frame. False: map without, then fit a similarity.
+    gps_std_horizontal_m, gps_std_vertical_m : float
+        Stated GPS uncertainty (one standard deviation) of the priors. EXIF altitudes are often
+        off by tens of metres, hence the loose vertical default.
+    focal_refinement : {"auto", "fixed", "free"}
+        ``auto``: with EXIF focal lengths, map with them fixed, then release them in a last
+        bundle adjustment and keep the result only within ``focal_max_drift`` or when the fit
+        demands it (:mod:`splatkit.sfm.focal`). ``fixed``: never refine. ``free``: COLMAP refines
+        from the start.
+    focal_max_drift : float
+        Relative change from the EXIF focal beyond which the report and log warn (0.15 = 15 %).
+    focal_release_min_gain : float
+        ``auto``: a released focal beyond ``focal_max_drift`` is kept only when it lowers the mean
+        reprojection error by this fraction.
     undistort : bool
         Write PINHOLE images + model for training (``images/``, ``sparse/0``).
     undistort_max_size : int
         When > 0, the undistorted images' longer side is at most this many pixels.
     georeference : bool
-        Align to EXIF GPS (ENU metres) when at least 3 registered images have it.
+        Put the model in ENU metres from the GPS when at least 3 registered images have it
+        (already there when mapped with ``gps_priors``; otherwise a robust similarity fit).
     gps_max_error_m : float
-        RANSAC inlier threshold of the GPS alignment.
+        RANSAC inlier threshold of the GPS alignment, and the largest median horizontal
+        residual a prior-mapped model may have to count as in the GPS frame.
     num_threads : int
-        Threads for extraction, matching and mapping (-1: all cores).
+        Threads for extraction, matching and mapping (-1: every core this process may use).
     seed : int
         Random seed (pycolmap's RANSAC and mapper). Runs are repeatable with ``num_threads=1``.
     jpeg_quality : int
@@ -104,7 +151,16 @@ class PycolmapConfig:
     init_min_tri_angle: float = 4.0
     init_min_num_inliers: int = 50
     abs_pose_min_num_inliers: int = 15
+    mapper: str = "auto"
+    incremental_max_images: int = INCREMENTAL_MAX_IMAGES
+    hierarchical_leaf_images: int = 500
     mapping_attempts: int = 3
+    gps_priors: bool = True
+    gps_std_horizontal_m: float = 5.0
+    gps_std_vertical_m: float = 50.0
+    focal_refinement: str = "auto"
+    focal_max_drift: float = DEFAULT_MAX_DRIFT
+    focal_release_min_gain: float = 0.2
     undistort: bool = True
     undistort_max_size: int = 0
     georeference: bool = True
@@ -121,12 +177,22 @@ class PycolmapConfig:
             raise ContractError(f"sfm/pycolmap: camera_mode must be one of {_CAMERA_MODES}, got "
                                 f"{self.camera_mode!r}", field="camera_mode", expected=_CAMERA_MODES,
                                 actual=self.camera_mode)
+        if self.mapper not in MAPPERS:
+            raise ContractError(f"sfm/pycolmap: mapper must be one of {MAPPERS}, got {self.mapper!r}",
+                                field="mapper", expected=MAPPERS, actual=self.mapper)
+        if self.focal_refinement not in FOCAL_POLICIES:
+            raise ContractError(f"sfm/pycolmap: focal_refinement must be one of {FOCAL_POLICIES}, got "
+                                f"{self.focal_refinement!r}", field="focal_refinement", expected=FOCAL_POLICIES,
+                                actual=self.focal_refinement)
+        if min(self.gps_std_horizontal_m, self.gps_std_vertical_m, self.focal_max_drift) <= 0:
+            raise ContractError("sfm/pycolmap: gps_std_horizontal_m, gps_std_vertical_m and focal_max_drift "
+                                "must be > 0", field="PycolmapConfig")
         if self.camera_model not in ("SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV",
                                      "FULL_OPENCV", "OPENCV_FISHEYE"):
             raise ContractError(f"sfm/pycolmap: unsupported camera_model {self.camera_model!r}",
                                 field="camera_model", actual=self.camera_model)
         for name in ("max_image_size", "max_num_features", "min_frames", "init_min_num_inliers",
-                     "mapping_attempts"):
+                     "mapping_attempts", "incremental_max_images", "hierarchical_leaf_images"):
             if getattr(self, name) < 1:
                 raise ContractError(f"sfm/pycolmap: {name} must be >= 1, got {getattr(self, name)}", field=name)
         if self.min_points < 0 or self.gps_max_error_m <= 0 or self.undistort_max_size < 0:
@@ -307,9 +373,8 @@ class PycolmapSfM(Stage):
                      source: str) -> Reconstruction:
         """Map the photos and georeference the largest model (the distorted model, not yet checked)."""
         from splatkit.io.colmap import from_pycolmap
-        from splatkit.sfm.georeference import align_to_gps
 
-        threads = config.num_threads if config.num_threads > 0 else (os.cpu_count() or 1)
+        threads = config.num_threads if config.num_threads > 0 else _available_cores()
         image_dir = _stage_images(image_set, scratch / "images")
         database = scratch / "database.db"
 
@@ -317,6 +382,12 @@ class PycolmapSfM(Stage):
         t0 = time.perf_counter()
         groups = group_cameras(image_set, config.camera_mode)
         self._extract(pycolmap, database, image_dir, groups, config, threads)
+        priors = gps_priors(image_set, std_horizontal_m=config.gps_std_horizontal_m,
+                            std_vertical_m=config.gps_std_vertical_m)
+        use_priors = False
+        if priors is not None and config.gps_priors:
+            use_priors = write_pose_priors(pycolmap, database, priors) >= 3
+        report["gps_priors"] = self._priors_report(priors, config, use_priors)
         timings["extract"] = time.perf_counter() - t0
         guessed = [g for g in groups if not g.focal_from_exif]
         report["camera_groups"] = [{"label": g.label, "images": len(g.names), "focal_prior_px": g.focal_px,
@@ -330,38 +401,87 @@ class PycolmapSfM(Stage):
         steps.next("matching")
         t0 = time.perf_counter()
         matcher, why = choose_matcher(image_set, config.matcher, config.exhaustive_max_images)
-        matcher = self._match(pycolmap, database, matcher, len(image_set), config, threads, report)
-        report["matcher"] = {"used": matcher, "why": why}
+        matcher = self._match(pycolmap, database, matcher, len(image_set), config, threads, report, priors)
+        report["matcher"] = {"used": matcher, "why": why, **report.pop("spatial_pairing", {})}
         timings["match"] = time.perf_counter() - t0
 
-        steps.next("incremental mapping")
+        mapper, why = choose_mapper(len(image_set), priors is not None, config.mapper,
+                                    incremental_max_images=config.incremental_max_images)
+        steps.next(f"{mapper} mapping")
         t0 = time.perf_counter()
-        models: list[Any] = []
+        best, focal_fixed = self._map_attempts(pycolmap, mapper, database, image_dir, scratch, groups, config,
+                                               threads, use_priors, report, stage, source, list(image_set.names))
+        report["mapper"] = {"used": mapper, "why": why}
+        timings["map"] = time.perf_counter() - t0
+        # The last bundle adjustment: GPS priors for mappers that do not use them (global), and
+        # the focal release of focal_refinement="auto".
+        t0 = time.perf_counter()
+        best = self._final_adjustment(pycolmap, best, database if use_priors else None, groups, config, threads,
+                                      focal_fixed, report)
+        timings["refine"] = time.perf_counter() - t0
+        rec = from_pycolmap(best, source=f"{stage} on {source}")
+
+        steps.next("georeferencing")
+        t0 = time.perf_counter()
+        rec, georef = self._georeference(rec, image_set, priors if use_priors else None, config)
+        timings["georeference"] = time.perf_counter() - t0
+        report["georeference"] = georef
+        if not georef.get("applied"):
+            report["notes"].append(f"not georeferenced: {georef.get('reason')}")
+        return rec
+
+    @staticmethod
+    def _priors_report(priors: GpsPriors | None, config: PycolmapConfig, used: bool) -> dict[str, Any]:
+        if priors is None:
+            return {"used": False, "reason": "fewer than 3 photos have GPS"}
+        if not config.gps_priors:
+            return {"used": False, "reason": "gps_priors=False", "images_with_gps": len(priors.names)}
+        return {"used": used, "images_with_gps": len(priors.names), "reference": priors.reference.to_dict(),
+                "std_horizontal_m": config.gps_std_horizontal_m, "std_vertical_m": config.gps_std_vertical_m,
+                "coordinate_system": "CARTESIAN (ENU around reference)"}
+
+    def _map_attempts(self, pycolmap: Any, mapper: str, database: Path, image_dir: Path, scratch: Path,
+                      groups: list[CameraGroup], config: PycolmapConfig, threads: int, use_priors: bool,
+                      report: dict[str, Any], stage: str, source: str, image_names: list[str]) -> tuple[Any, bool]:
+        """Map up to ``mapping_attempts`` times; the best pycolmap model and whether its focal was fixed."""
+        n_images = len(image_names)
+        # Focal safety: with trustworthy EXIF focals, the first attempt keeps them fixed; later
+        # attempts (a model that left photos out) release them, as a wrong EXIF value can be why.
+        exif_focal = all(g.focal_from_exif for g in groups)
+        models: list[tuple[Any, bool]] = []
         attempts = []
         for attempt in range(config.mapping_attempts):
+            if config.focal_refinement == "fixed":
+                fixed = True
+            elif config.focal_refinement == "free":
+                fixed = False
+            else:
+                fixed = exif_focal and attempt == 0
             tri_angle = config.init_min_tri_angle * (1 if attempt < 2 else 2)
-            found = self._map(pycolmap, database, image_dir, scratch / f"sparse{attempt}", config, threads,
-                              seed=config.seed + attempt, init_min_tri_angle=tri_angle)
-            models.extend(found.values())
+            settings = MappingSettings(threads=threads, seed=config.seed + attempt, refine_focal=not fixed,
+                                       use_priors=use_priors, init_min_tri_angle=tri_angle,
+                                       init_min_num_inliers=config.init_min_num_inliers,
+                                       abs_pose_min_num_inliers=config.abs_pose_min_num_inliers,
+                                       leaf_max_num_images=config.hierarchical_leaf_images)
+            found = run_mapper(pycolmap, mapper, database, image_dir, scratch / f"sparse{attempt}", settings)
+            models.extend((m, fixed) for m in found.values())
             best_now = max((m.num_reg_images() for m in found.values()), default=0)
-            attempts.append({"seed": config.seed + attempt, "init_min_tri_angle": tri_angle,
-                             "models": len(found), "best_registered": int(best_now)})
-            if best_now == len(image_set):
+            attempts.append({"seed": settings.seed, "init_min_tri_angle": tri_angle, "focal": "fixed" if fixed
+                             else "refined", "models": len(found), "best_registered": int(best_now)})
+            if best_now == n_images:
                 break
         report["mapping_attempts"] = attempts
-        timings["map"] = time.perf_counter() - t0
         if not models:
-            names = ", ".join(image_set.names[:20])
             raise StageError(
-                f"no model could be started: no pair of the {len(image_set)} photos had enough verified "
-                f"matches to initialise ({names}). Check that the photos overlap (60-80% between neighbours) "
+                f"no model could be started: no pair of the {n_images} photos had enough verified "
+                f"matches to initialise ({', '.join(image_names[:20])}). Check that the photos overlap (60-80% between neighbours) "
                 "and show the same scene; try a larger max_image_size or matcher='exhaustive'",
                 stage=stage, source=source)
         # A degenerate model (near-orthographic: focal 7x the image, k = 130) can reproject well
         # and still be useless; rank sane cameras first (COLMAP's own bogus-camera bounds).
-        ranked = sorted(models, key=lambda m: (not _has_bogus_camera(m), m.num_reg_images(), m.num_points3D()),
-                        reverse=True)
-        best = ranked[0]
+        ranked = sorted(models, key=lambda mf: (not _has_bogus_camera(mf[0]), mf[0].num_reg_images(),
+                                                mf[0].num_points3D()), reverse=True)
+        best, best_fixed = ranked[0]
         if _has_bogus_camera(best):
             raise StageError(
                 "every reconstructed model has implausible camera intrinsics (focal length outside 0.1-10x the "
@@ -370,10 +490,10 @@ class PycolmapSfM(Stage):
                 "camera_model='SIMPLE_PINHOLE' or more photos with overlap from different positions",
                 stage=stage, source=source)
         best_names = {best.image(i).name for i in best.reg_image_ids()}
-        # Other models of the chosen attempt, and of other attempts where they hold images the
-        # best one lacks: the disconnected parts a user should know about.
-        others = []
-        for m in ranked[1:]:
+        # Other models, of this attempt and others, where they hold images the best one lacks:
+        # the disconnected parts a user should know about.
+        others: list[dict[str, Any]] = []
+        for m, _ in ranked[1:]:
             names_m = sorted(m.image(i).name for i in m.reg_image_ids())
             if set(names_m) - best_names and names_m not in [o["images"] for o in others]:
                 others.append({"images": names_m, "points": int(m.num_points3D())})
@@ -381,20 +501,59 @@ class PycolmapSfM(Stage):
         if others:
             report["notes"].append(f"{len(others)} smaller disconnected model(s) were not merged; their "
                                    "images are listed in other_models")
-        rec = from_pycolmap(best, source=f"{stage} on {source}")
+        return best, best_fixed
 
-        steps.next("georeferencing")
-        t0 = time.perf_counter()
-        if config.georeference:
-            rec, georef = align_to_gps(rec, image_set, max_error_m=config.gps_max_error_m, seed=config.seed)
-        else:
-            georef = {"applied": False, "reason": "georeference=False"}
-        timings["georeference"] = time.perf_counter() - t0
-        report["georeference"] = georef
-        if not georef.get("applied"):
-            report["notes"].append(f"not georeferenced: {georef.get('reason')}")
+    @staticmethod
+    def _final_adjustment(pycolmap: Any, model: Any, prior_database: Path | None, groups: list[CameraGroup],
+                          config: PycolmapConfig, threads: int, focal_fixed: bool, report: dict[str, Any]) -> Any:
+        """One global bundle adjustment (with the GPS priors), the focal release, and the focal report."""
+        from splatkit.io.colmap import from_pycolmap
 
-        return rec
+        def mean_error(m: Any) -> float:
+            errors = reprojection_errors(from_pycolmap(m))
+            finite = errors[np.isfinite(errors)]
+            return float(finite.mean()) if len(finite) else float("inf")
+
+        adjusted = refine_with_priors(pycolmap, model, prior_database, refine_focal=not focal_fixed,
+                                      threads=threads, seed=config.seed)
+        focal: dict[str, Any] = {"policy": config.focal_refinement, "mapped_with": "fixed" if focal_fixed
+                                 else "refined", "max_drift": config.focal_max_drift}
+        if focal_fixed and config.focal_refinement == "auto":
+            released = refine_with_priors(pycolmap, adjusted, prior_database, refine_focal=True, threads=threads,
+                                          seed=config.seed)
+            ratios = [c.ratio for c in focal_checks(_camera_focals(released, groups))]
+            error_fixed, error_released = mean_error(adjusted), mean_error(released)
+            decision = decide_release(ratios, error_fixed, error_released, max_drift=config.focal_max_drift,
+                                      min_gain=config.focal_release_min_gain)
+            focal["release"] = {"kept": decision.keep_released, "reason": decision.reason,
+                                "released_ratios": ratios, "mean_error_fixed_px": error_fixed,
+                                "mean_error_released_px": error_released}
+            logger.info("focal release: %s", decision.reason)
+            if decision.keep_released:
+                adjusted = released
+            else:
+                report["notes"].append(decision.reason)
+        checks = focal_checks(_camera_focals(adjusted, groups), max_drift=config.focal_max_drift)
+        focal["cameras"] = [c.to_dict() for c in checks]
+        warnings = focal_warnings(checks, max_drift=config.focal_max_drift)
+        report["focal"] = focal
+        report.setdefault("warnings", []).extend(warnings)
+        return adjusted
+
+    @staticmethod
+    def _georeference(rec: Reconstruction, image_set: ImageSet, priors: GpsPriors | None,
+                      config: PycolmapConfig) -> tuple[Reconstruction, dict[str, Any]]:
+        from splatkit.sfm.georeference import align_to_gps
+
+        if not config.georeference:
+            return rec, {"applied": False, "reason": "georeference=False"}
+        if priors is not None:
+            found = prior_frame_georeference(rec, priors, max_error_m=config.gps_max_error_m)
+            if found is not None:
+                return found
+            logger.warning("the model did not end in the GPS priors' frame; fitting a similarity instead")
+        return align_to_gps(rec, image_set, max_error_m=config.gps_max_error_m, seed=config.seed,
+                            reference=priors.reference if priors is not None else None)
 
     # -- steps --------------------------------------------------------------------------------
 
@@ -420,26 +579,33 @@ class PycolmapSfM(Stage):
 
     @staticmethod
     def _match(pycolmap: Any, database: Path, matcher: str, n_images: int, config: PycolmapConfig,
-               threads: int, report: dict[str, Any]) -> str:
+               threads: int, report: dict[str, Any], priors: GpsPriors | None) -> str:
         options = pycolmap.FeatureMatchingOptions()
         options.use_gpu = False
         options.num_threads = threads
         if matcher == "spatial":
-            db = pycolmap.Database.open(str(database))
-            try:
-                n_priors = db.num_pose_priors()
-            finally:
-                db.close()
-            if n_priors < n_images:
-                report["notes"].append(f"spatial matching needs GPS in EXIF on every image; COLMAP read "
-                                       f"{n_priors}/{n_images}: fell back to exhaustive matching")
+            if priors is None or len(priors.names) < n_images:
+                have = 0 if priors is None else len(priors.names)
+                report["notes"].append(f"spatial matching needs GPS on every image; {have}/{n_images} have it: "
+                                       "fell back to exhaustive matching")
                 matcher = "exhaustive"
+            else:
+                # The database holds priors for every photo: splatkit's ENU ones when gps_priors
+                # is on, COLMAP's WGS84 ones from EXIF otherwise (DJI XMP-only GPS would be
+                # missing there, so write ours for pairing either way).
+                write_pose_priors(pycolmap, database, priors)
         if matcher == "exhaustive":
             pycolmap.match_exhaustive(database, matching_options=options, device=pycolmap.Device.cpu)
         elif matcher == "spatial":
+            assert priors is not None
+            sized = spatial_pairing(priors.enu)
             pairing = pycolmap.SpatialPairingOptions()
-            pairing.max_num_neighbors = 30
-            pairing.max_distance = 300.0  # metres (ECEF), generous for drone grids
+            pairing.max_num_neighbors = sized.max_num_neighbors
+            pairing.max_distance = sized.max_distance_m  # ENU metres, altitude ignored (ignore_z)
+            pairing.ignore_z = True
+            report["spatial_pairing"] = {"max_distance_m": sized.max_distance_m,
+                                         "max_num_neighbors": sized.max_num_neighbors,
+                                         "spacing_m": sized.spacing_m, "sized_by": sized.why}
             pycolmap.match_spatial(database, matching_options=options, pairing_options=pairing,
                                    device=pycolmap.Device.cpu)
         else:
@@ -449,19 +615,26 @@ class PycolmapSfM(Stage):
                                       device=pycolmap.Device.cpu)
         return matcher
 
-    @staticmethod
-    def _map(pycolmap: Any, database: Path, image_dir: Path, out: Path, config: PycolmapConfig,
-             threads: int, *, seed: int, init_min_tri_angle: float) -> dict[int, Any]:
-        options = pycolmap.IncrementalPipelineOptions()
-        options.num_threads = threads
-        options.random_seed = seed
-        options.multiple_models = True
-        options.mapper.init_min_tri_angle = init_min_tri_angle
-        options.mapper.init_min_num_inliers = config.init_min_num_inliers
-        options.mapper.abs_pose_min_num_inliers = config.abs_pose_min_num_inliers
-        options.use_prior_position = False  # we align to GPS ourselves, with a recorded origin
-        out.mkdir(parents=True, exist_ok=True)
-        return dict(pycolmap.incremental_mapping(database, image_dir, out, options=options))
+
+def _available_cores() -> int:
+    """Cores this process may run on (the affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _camera_focals(model: Any, groups: list[CameraGroup]) -> list[tuple[str, float, bool, float]]:
+    """(label, prior focal px, prior from EXIF, refined focal px) per camera of a pycolmap model."""
+    group_of = {name: g for g in groups for name in g.names}
+    out = []
+    for camera_id, camera in sorted(model.cameras.items()):
+        group = next((group_of[model.image(i).name] for i in model.reg_image_ids()
+                      if model.image(i).camera_id == camera_id and model.image(i).name in group_of), None)
+        if group is None:
+            continue
+        out.append((group.label, group.focal_px, group.focal_from_exif, float(camera.mean_focal_length())))
+    return out
 
 
 def _has_bogus_camera(model: Any) -> bool:
