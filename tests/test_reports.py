@@ -35,6 +35,10 @@ def full_report() -> dict:
         "opacity_resets": 1, "peak_memory_bytes": 123456789,
         "normalization": {"center": [0.1, -0.2, 1.5], "scale": 0.3},
         "config": {"steps": 120, "strategy": "default"},
+        "quality": "preview", "quality_reason": "auto: training on the CPU", "resolution": [590, 443],
+        "resolution_reason": "590x443, downscale 4: the long side 2362 px exceeds 640 px",
+        "budget_seconds": 120.0, "train_seconds": 119.2, "planned_steps": 131, "stop_reason": "budget",
+        "densify_stop_step": 72,
     }
 
 
@@ -46,6 +50,8 @@ def test_a_full_report_round_trips_with_its_key_order() -> None:
     assert report.heldout.views[1] == ViewQuality(name="view005.png", psnr=25.0, ssim=0.81)
     assert report.curve[1] == CurvePoint(step=10, loss=0.2, num_gaussians=180, seconds=1.1, psnr=18.0, ssim=0.5)
     assert report.normalization == Normalization(center=(0.1, -0.2, 1.5), scale=0.3)
+    assert (report.quality, report.resolution, report.budget_seconds, report.stop_reason) == (
+        "preview", (590, 443), 120.0, "budget")
 
 
 def test_a_minimal_report_gets_defaults_and_every_key_is_written() -> None:
@@ -85,6 +91,11 @@ def test_a_missing_required_key_is_named(key: str) -> None:
     (("curve", 1), 3, "an object"),
     (("normalization", "center"), [0, 1], "3 numbers"),
     (("config",), [], "an object"),
+    (("resolution",), [590], r"\[width, height\]"),
+    (("resolution", 1), 44.3, "an integer"),
+    (("budget_seconds",), "2 min", "a number or null"),
+    (("stop_reason",), 1, "a string or null"),
+    (("densify_stop_step",), 7.5, "an integer or null"),
 ])
 def test_a_wrong_type_is_named_by_its_key_path(path: tuple, value: object, expected: str) -> None:
     data = full_report()

@@ -16,7 +16,8 @@ key                    type            meaning (unit)
 ``backend``            str | null      the rasterizer that trained (``"cpu"``, ``"gsplat"``)
 ``device``             str | null      the device, in words (``"NVIDIA H100 80GB HBM3"``,
                                        ``"cpu: <model> (2 threads)"``)
-``steps``              int, required   the run's total optimisation steps (its ``steps`` option)
+``steps``              int, required   the optimisation steps the run did in all (a step-count
+                                       run: its ``steps`` option; a budgeted run: what fitted)
 ``resumed_from_step``  int             steps already done by a checkpoint this run resumed from
                                        (0: a fresh start); missing means 0
 ``seconds``            float | null    wall time of this invocation of the stage (s): scene
@@ -43,8 +44,25 @@ key                    type            meaning (unit)
 ``normalization``      object | null   the scene normalisation trained in: ``{"center": [x, y,
                                        z], "scale": s}`` with ``x_norm = s * (x_world -
                                        center)`` (world units)
-``config``             object          the backend's options (its ``Config`` as a dict); missing
-                                       means ``{}``
+``config``             object          the backend's options (its ``Config`` as a dict, with
+                                       what the quality preset filled in); missing means ``{}``
+``quality``            str | null      the quality preset the run used (``"preview"``,
+                                       ``"standard"``, ``"high"``)
+``quality_reason``     str | null      why: ``"set"`` or ``"auto: ..."`` (e.g. training on a CPU)
+``resolution``         [int, int] |    width and height of the largest training image (px)
+                       null
+``resolution_reason``  str | null      why that size (``"590x443, downscale 4: the long side
+                                       2362 px exceeds 640 px (cpu preview: ...)"``)
+``budget_seconds``     float | null    the training-time budget (s); null: a step-count run
+``train_seconds``      float | null    training time the run spent (s), over resumes: the
+                                       training loop's wall time, what a budget counts (scene
+                                       loading, final evaluation and export excluded)
+``planned_steps``      int | null      a step-count run: its steps; a budgeted run: the first
+                                       plan made from the measured step rate (compare ``steps``)
+``stop_reason``        str | null      ``"steps"`` (the step count reached) or ``"budget"`` (the
+                                       budget spent)
+``densify_stop_step``  int | null      the step densification ended at; null: the run did not
+                                       densify, or its densification did not finish
 =====================  ==============  ==========================================================
 
 Any other key is a backend's own metric: it is kept in :attr:`TrainingReport.extra` and written
@@ -68,7 +86,8 @@ __all__ = ["TrainingReport", "CurvePoint", "HeldoutScores", "ImageQuality", "Vie
 TRAINING_REPORT_KEYS: tuple[str, ...] = (
     "backend", "device", "steps", "resumed_from_step", "seconds", "steps_per_second", "num_gaussians",
     "initial_points", "final_loss", "train_views", "heldout_views", "heldout", "curve", "opacity_resets",
-    "peak_memory_bytes", "normalization", "config",
+    "peak_memory_bytes", "normalization", "config", "quality", "quality_reason", "resolution", "resolution_reason",
+    "budget_seconds", "train_seconds", "planned_steps", "stop_reason", "densify_stop_step",
 )
 
 
@@ -284,6 +303,15 @@ class TrainingReport:
     peak_memory_bytes: int | None = None
     normalization: Normalization | None = None
     config: Mapping[str, Any] = field(default_factory=dict)
+    quality: str | None = None
+    quality_reason: str | None = None
+    resolution: tuple[int, int] | None = None
+    resolution_reason: str | None = None
+    budget_seconds: float | None = None
+    train_seconds: float | None = None
+    planned_steps: int | None = None
+    stop_reason: str | None = None
+    densify_stop_step: int | None = None
     #: Keys outside :data:`TRAINING_REPORT_KEYS`: a backend's own metrics, kept as they are.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -298,7 +326,11 @@ class TrainingReport:
             "curve": [p.to_dict() for p in self.curve], "opacity_resets": self.opacity_resets,
             "peak_memory_bytes": self.peak_memory_bytes,
             "normalization": self.normalization.to_dict() if self.normalization is not None else None,
-            "config": dict(self.config), **self.extra,
+            "config": dict(self.config), "quality": self.quality, "quality_reason": self.quality_reason,
+            "resolution": list(self.resolution) if self.resolution is not None else None,
+            "resolution_reason": self.resolution_reason, "budget_seconds": self.budget_seconds,
+            "train_seconds": self.train_seconds, "planned_steps": self.planned_steps,
+            "stop_reason": self.stop_reason, "densify_stop_step": self.densify_stop_step, **self.extra,
         }
 
     @classmethod
@@ -320,6 +352,12 @@ class TrainingReport:
         normalization = data.get("normalization")
         config = data.get("config")
         resumed = data.get("resumed_from_step")
+        resolution = data.get("resolution")
+        if resolution is not None:
+            size = _list(resolution, "resolution")
+            if len(size) != 2:
+                raise _fail("resolution", "[width, height]", resolution)
+            resolution = (_int(size[0], "resolution[0]"), _int(size[1], "resolution[1]"))
         return cls(
             steps=_int(req("steps"), "steps"),
             num_gaussians=_int(req("num_gaussians"), "num_gaussians"),
@@ -339,5 +377,14 @@ class TrainingReport:
             peak_memory_bytes=_opt_int(data.get("peak_memory_bytes"), "peak_memory_bytes"),
             normalization=Normalization.from_dict(normalization) if normalization is not None else None,
             config=dict(_object(config, "config")) if config is not None else {},
+            quality=_opt_str(data.get("quality"), "quality"),
+            quality_reason=_opt_str(data.get("quality_reason"), "quality_reason"),
+            resolution=resolution,
+            resolution_reason=_opt_str(data.get("resolution_reason"), "resolution_reason"),
+            budget_seconds=_opt_float(data.get("budget_seconds"), "budget_seconds"),
+            train_seconds=_opt_float(data.get("train_seconds"), "train_seconds"),
+            planned_steps=_opt_int(data.get("planned_steps"), "planned_steps"),
+            stop_reason=_opt_str(data.get("stop_reason"), "stop_reason"),
+            densify_stop_step=_opt_int(data.get("densify_stop_step"), "densify_stop_step"),
             extra={k: v for k, v in data.items() if k not in TRAINING_REPORT_KEYS},
         )

@@ -73,9 +73,31 @@ def test_printed_config_reads_back_to_the_same_options(tmp_path, manager) -> Non
     path.write_text(text)
     again = resolve_stages(PipelineOptions().merged(load_config_file(path)), manager.stages,
                            require_available=False)
-    assert [(r.backend, config_to_dict(r.config)) for r in again] == \
-        [(r.backend, config_to_dict(r.config)) for r in resolved]
+    assert [(r.backend, _effective(r)) for r in again] == [(r.backend, _effective(r)) for r in resolved]
     assert resolved[1].config.steps == 123 and resolved[1].config.lr_means == 1e-5
+    # The printed training options are the ones the run uses: the quality preset filled in.
+    assert config_to_dict(again[1].config) == _effective(resolved[1])
+
+
+def _effective(resolved) -> dict:
+    """A stage's options as it will run them (training: its quality preset filled in)."""
+    for_backend = getattr(resolved.config, "for_backend", None)
+    config = for_backend(resolved.backend)[0] if for_backend else resolved.config
+    return config_to_dict(config)
+
+
+def test_printed_training_config_shows_the_quality_preset_and_its_table(manager) -> None:
+    options = PipelineOptions(backends={"sfm": "pycolmap", "train": "cpu", "compress": "sog"})
+    resolved = resolve_stages(options, manager.stages, require_available=False)
+    text = to_toml({r.kind: (r.backend, r.config) for r in resolved})
+    train = text.split("[train]")[1].split("[compress]")[0]
+    assert "# quality preview (auto: training on the CPU" in train
+    assert "# quality presets on cpu: preview: 15 min budget" in train and "high:" in train
+    for line in ('quality = "preview"', "minutes = 15.0", "max_image_size = 640", "max_gaussians = 80000",
+                 "reset_every = 0", "# downscale = (none)"):
+        assert line in train.splitlines(), line
+    gsplat = to_toml({"train": ("gsplat", resolved[1].config)})
+    assert 'quality = "standard"' in gsplat and "minutes = 0.0" in gsplat and "steps = 7000" in gsplat
 
 
 def test_auto_train_backend_says_why(manager) -> None:

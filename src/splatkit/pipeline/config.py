@@ -19,6 +19,13 @@ options (the fields of its ``Config`` dataclass)::
 On the command line the same options are ``--train-steps 2000`` (generated from the backend's
 ``Config`` fields) or ``--set train.steps=2000``. ``splatkit run --print-config`` prints the
 effective options in this format, so its output is a valid config file.
+
+Training has a ``quality`` preset (``[train] quality = "preview"``, ``--train-quality preview``):
+``auto`` (the default) is ``preview`` when training runs on the CPU (a 15-minute budget at a
+reduced resolution, so ``splatkit run`` on a machine without a GPU finishes in bounded time) and
+``standard`` on a GPU; see :mod:`splatkit.train.presets`. ``--print-config`` prints the values the
+preset fills in for the chosen backend, with the preset table as comments; printed back in, they
+give the same run.
 """
 
 from __future__ import annotations
@@ -210,7 +217,9 @@ def to_toml(stages: Mapping[str, tuple[str, Any]], *, notes: Mapping[str, str] |
         Stage kind -> a comment line (e.g. why ``auto`` chose ``cpu``).
 
     Options set to None are written as comments (TOML has no null): leaving them out keeps the
-    default, which is None.
+    default, which is None. A Config with a ``for_backend(backend)`` method (training's quality
+    preset, :meth:`splatkit.train.config.TrainConfig.for_backend`) is written as that method
+    fills it in for ``backend``, after the comment lines it returns.
     """
     lines: list[str] = []
     for kind, (backend, config) in stages.items():
@@ -219,6 +228,10 @@ def to_toml(stages: Mapping[str, tuple[str, Any]], *, notes: Mapping[str, str] |
         lines.append(f"[{kind}]")
         if notes and notes.get(kind):
             lines.append(f"# {notes[kind]}")
+        for_backend = getattr(config, "for_backend", None)
+        if callable(for_backend):
+            config, explained = for_backend(backend)
+            lines.extend(f"# {line}" for line in explained)
         lines.append(f"backend = {_toml_value(backend)}")
         for name, value in config_to_dict(config).items():
             if value is None:

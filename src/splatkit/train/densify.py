@@ -18,11 +18,15 @@ gsplat is imported inside functions: importing this module stays light.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from splatkit.train.config import TrainConfig
 
-__all__ = ["Densifier", "DefaultDensifier", "McmcDensifier", "NoDensifier", "DENSIFIERS", "make_densifier"]
+#: A budgeted run's densification decision for a step (a :class:`splatkit.train.budget.DensifyDecision`).
+Schedule = Callable[[int], Any]
+
+__all__ = ["Schedule", "Densifier", "DefaultDensifier", "McmcDensifier", "NoDensifier", "DENSIFIERS", "make_densifier"]
 
 
 class Densifier:
@@ -34,7 +38,8 @@ class Densifier:
     name: ClassVar[str] = ""
 
     @classmethod
-    def from_config(cls, config: TrainConfig, *, scene_scale: float, refine_stop: int) -> Densifier:
+    def from_config(cls, config: TrainConfig, *, scene_scale: float, refine_stop: int,
+                    schedule: Schedule | None = None) -> Densifier:
         """The densifier for ``config``'s options (see :func:`make_densifier` for the arguments)."""
         return cls()
 
@@ -85,13 +90,14 @@ class DefaultDensifier(_GsplatDensifier):
         self.packed = packed
 
     @classmethod
-    def from_config(cls, config: TrainConfig, *, scene_scale: float, refine_stop: int) -> DefaultDensifier:
+    def from_config(cls, config: TrainConfig, *, scene_scale: float, refine_stop: int,
+                    schedule: Schedule | None = None) -> DefaultDensifier:
         from splatkit.train.strategy import make_default_strategy
 
         strategy = make_default_strategy(
             max_gaussians=config.max_gaussians, reset_every=config.reset_every, refine_start=config.refine_start,
             refine_stop=refine_stop, refine_every=config.refine_every, grow_grad2d=config.grow_grad2d,
-            prune_opa=config.prune_opa, absgrad=config.absgrad)
+            prune_opa=config.prune_opa, absgrad=config.absgrad, schedule=schedule)
         return cls(strategy, scene_scale=scene_scale, packed=config.packed)
 
     def initialize_state(self) -> dict[str, Any]:
@@ -109,11 +115,12 @@ class McmcDensifier(_GsplatDensifier):
     name = "mcmc"
 
     @classmethod
-    def from_config(cls, config: TrainConfig, *, scene_scale: float, refine_stop: int) -> McmcDensifier:
+    def from_config(cls, config: TrainConfig, *, scene_scale: float, refine_stop: int,
+                    schedule: Schedule | None = None) -> McmcDensifier:
         from splatkit.train.strategy import make_mcmc_strategy
 
         return cls(make_mcmc_strategy(max_gaussians=config.max_gaussians, refine_start=config.refine_start,
-                                      refine_stop=refine_stop, refine_every=config.refine_every))
+                                      refine_stop=refine_stop, refine_every=config.refine_every, schedule=schedule))
 
     def initialize_state(self) -> dict[str, Any]:
         return self.strategy.initialize_state()
@@ -129,8 +136,9 @@ class McmcDensifier(_GsplatDensifier):
 DENSIFIERS: dict[str, type[Densifier]] = {cls.name: cls for cls in (DefaultDensifier, McmcDensifier, NoDensifier)}
 
 
-def make_densifier(config: TrainConfig, *, scene_scale: float, refine_stop: int) -> Densifier:
-    """The run's densifier for ``config.strategy``.
+def make_densifier(config: TrainConfig, *, scene_scale: float, refine_stop: int,
+                   schedule: Schedule | None = None) -> Densifier:
+    """The run's densifier for ``config.strategy`` (a resolved config: no option left at None).
 
     Parameters
     ----------
@@ -138,5 +146,9 @@ def make_densifier(config: TrainConfig, *, scene_scale: float, refine_stop: int)
         gsplat's scene scale in the normalised frame (1.1 x the farthest camera's distance).
     refine_stop
         The step refinement stops at (``config.refine_stop``, or its derived default).
+    schedule
+        A budgeted run's decisions per step (:meth:`splatkit.train.budget.BudgetPlan.densify`),
+        replacing the step options' window, interval, resets and cap.
     """
-    return DENSIFIERS[config.strategy].from_config(config, scene_scale=scene_scale, refine_stop=refine_stop)
+    return DENSIFIERS[config.strategy].from_config(config, scene_scale=scene_scale, refine_stop=refine_stop,
+                                                   schedule=schedule)

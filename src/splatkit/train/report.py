@@ -12,7 +12,7 @@ from splatkit.train.config import TrainConfig
 from splatkit.train.normalize import SceneNormalization
 from splatkit.train.state import TrainState
 
-__all__ = ["RunTiming", "build_training_report", "device_name", "peak_memory_bytes"]
+__all__ = ["RunTiming", "RunChoices", "build_training_report", "device_name", "peak_memory_bytes"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,13 +34,57 @@ class RunTiming:
     step_seconds: float
 
 
+@dataclass(frozen=True, kw_only=True)
+class RunChoices:
+    """What the run chose and why, and how it ended (the report's fields of the same names).
+
+    Attributes
+    ----------
+    quality, quality_reason : str
+        The preset and why (``"auto: ..."`` or ``"set"``).
+    resolution : (int, int)
+        Width and height of the largest training image (px).
+    resolution_reason : str
+        Why that size.
+    budget_seconds : float or None
+        The time budget (s), None for a step-count run.
+    planned_steps : int
+        Step runs: the step count; budgeted runs: the first plan made from a measured rate.
+    stop_reason : str
+        ``"steps"`` or ``"budget"``.
+    densify_stop_step : int or None
+        The step densification ended at (None: no densification, or it did not finish).
+    """
+
+    quality: str
+    quality_reason: str
+    resolution: tuple[int, int]
+    resolution_reason: str
+    budget_seconds: float | None
+    planned_steps: int | None
+    stop_reason: str
+    densify_stop_step: int | None
+
+
 def build_training_report(*, state: TrainState, config: TrainConfig, backend: str, device: str,
                           resumed_from_step: int, timing: RunTiming, final_loss: float, num_gaussians: int,
                           initial_points: int, train_views: int, heldout_views: tuple[str, ...],
-                          heldout: HeldoutScores, norm: SceneNormalization) -> TrainingReport:
-    """The report of a finished run (see :mod:`splatkit.reports` for every field)."""
+                          heldout: HeldoutScores, norm: SceneNormalization,
+                          choices: RunChoices | None = None) -> TrainingReport:
+    """The report of a finished run (see :mod:`splatkit.reports` for every field).
+
+    ``steps`` is the number of steps the run did in all (``state.step``): for a step-count run
+    its ``steps`` option, for a budgeted run what fitted in the budget.
+    """
+    chosen: dict[str, object] = {}
+    if choices is not None:
+        chosen = dict(quality=choices.quality, quality_reason=choices.quality_reason,
+                      resolution=choices.resolution, resolution_reason=choices.resolution_reason,
+                      budget_seconds=choices.budget_seconds, train_seconds=round(state.train_seconds, 3),
+                      planned_steps=choices.planned_steps, stop_reason=choices.stop_reason,
+                      densify_stop_step=choices.densify_stop_step)
     return TrainingReport(
-        backend=backend, device=device_name(device), steps=config.steps, resumed_from_step=resumed_from_step,
+        backend=backend, device=device_name(device), steps=state.step, resumed_from_step=resumed_from_step,
         seconds=round(timing.seconds, 3),
         steps_per_second=round(timing.steps_run / timing.step_seconds, 3) if timing.steps_run else None,
         num_gaussians=num_gaussians, initial_points=initial_points, final_loss=final_loss,
@@ -50,7 +94,7 @@ def build_training_report(*, state: TrainState, config: TrainConfig, backend: st
         peak_memory_bytes=peak_memory_bytes(device),
         normalization=Normalization(center=(float(norm.center[0]), float(norm.center[1]), float(norm.center[2])),
                                     scale=float(norm.scale)),
-        config=config_to_dict(config),
+        config=config_to_dict(config), **chosen,  # type: ignore[arg-type]
     )
 
 

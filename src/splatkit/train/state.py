@@ -62,6 +62,11 @@ class TrainState:
         Logged points ``{"step", "loss", "num_gaussians", "seconds"[, "psnr", "ssim"]}``.
     device : str
         ``"cpu"`` or ``"cuda"``; decides whether the CUDA RNG is saved.
+    train_seconds : float
+        Training time spent so far (s), over every resumed process: the wall time of the
+        training loops up to ``step`` (what a time budget counts, see :mod:`splatkit.train.budget`).
+    plan : dict or None
+        A budgeted run's plan state (:meth:`splatkit.train.budget.BudgetPlan.to_dict`).
 
     The torch RNG is global; :meth:`checkpoint_payload` captures it and :meth:`restore` sets it.
     """
@@ -72,6 +77,8 @@ class TrainState:
     step: int = 0
     curve: list[dict[str, Any]] = field(default_factory=list)
     device: str = "cpu"
+    train_seconds: float = 0.0
+    plan: dict[str, Any] | None = None
 
     @classmethod
     def from_initial(cls, init: InitialGaussians, *, sh_degree: int, lrs: dict[str, float],
@@ -119,6 +126,8 @@ class TrainState:
             torch.cuda.set_rng_state(payload["rng_cuda"].cpu())
         self.step = int(payload["step"])
         self.curve = list(payload.get("curve", []))
+        self.train_seconds = float(payload.get("train_seconds", 0.0))
+        self.plan = payload.get("budget_plan")
 
     def checkpoint_payload(self) -> dict[str, Any]:
         """What :func:`splatkit.train.checkpoint.save_checkpoint` writes (tensors on the CPU).
@@ -135,6 +144,8 @@ class TrainState:
             "rng_cpu": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state() if self.device.startswith("cuda") else None,
             "curve": self.curve,
+            "train_seconds": float(self.train_seconds),
+            "budget_plan": self.plan,
         }
 
     @property

@@ -14,21 +14,32 @@ from __future__ import annotations
 
 import logging
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["make_default_strategy", "make_mcmc_strategy", "enable_mcmc_on_cpu",
+__all__ = ["NEVER", "make_default_strategy", "make_mcmc_strategy", "enable_mcmc_on_cpu",
            "relocation_torch", "covar_from_quat_scale_torch"]
 
 logger = logging.getLogger(__name__)
 
 
+#: gsplat takes ``step % reset_every``: "never" is a period no run reaches.
+NEVER = 2**62
+
+
 def make_default_strategy(*, max_gaussians: int, reset_every: int, refine_start: int, refine_stop: int,
                           refine_every: int, grow_grad2d: float = 2e-4, prune_opa: float = 0.005,
-                          absgrad: bool = False) -> Any:
-    """A gsplat ``DefaultStrategy`` subclass with a Gaussian cap and a working opacity reset."""
+                          absgrad: bool = False, schedule: Callable[[int], Any] | None = None) -> Any:
+    """A gsplat ``DefaultStrategy`` subclass with a Gaussian cap and a working opacity reset.
+
+    ``reset_every = 0`` never resets. ``schedule`` (a budgeted run's
+    :meth:`splatkit.train.budget.BudgetPlan.densify`) maps a step to a
+    :class:`~splatkit.train.budget.DensifyDecision` that replaces the step-count rules (window,
+    interval, resets, cap); without it the strategy behaves as gsplat's with ``refine_*``.
+    """
     import torch
     from gsplat.strategy import DefaultStrategy
     from gsplat.strategy.ops import reset_opa
@@ -36,8 +47,10 @@ def make_default_strategy(*, max_gaussians: int, reset_every: int, refine_start:
     class CappedDefaultStrategy(DefaultStrategy):
         """DefaultStrategy + ``max_gaussians`` cap + opacity reset every ``reset_every`` steps."""
 
+        cap = max_gaussians
+
         def _grow_gs(self, params, optimizers, state, step):  # type: ignore[no-untyped-def]
-            budget = max_gaussians - len(params["means"])
+            budget = self.cap - len(params["means"])
             if budget <= 0:
                 return 0, 0
             grads = state["grad2d"] / state["count"].clamp_min(1)
@@ -53,27 +66,72 @@ def make_default_strategy(*, max_gaussians: int, reset_every: int, refine_start:
             finally:
                 self.grow_grad2d = kept
 
+        def _reset_opacities(self, params, optimizers, state, step):  # type: ignore[no-untyped-def]
+            reset_opa(params=params, optimizers=optimizers, state=state, value=self.prune_opa * 2.0)
+            state["opacity_resets"] = int(state.get("opacity_resets", 0)) + 1
+            logger.debug("step %d: opacities reset to %.3f", step, self.prune_opa * 2.0)
+
         def step_post_backward(self, params, optimizers, state, step, info, packed=False):  # type: ignore[no-untyped-def]
+            if schedule is not None:
+                self._scheduled_post_backward(params, optimizers, state, step, info, packed)
+                return
             super().step_post_backward(params, optimizers, state, step, info, packed=packed)
             if 0 < step < self.refine_stop_iter and step % self.reset_every == 0:
-                reset_opa(params=params, optimizers=optimizers, state=state, value=self.prune_opa * 2.0)
-                state["opacity_resets"] = int(state.get("opacity_resets", 0)) + 1
-                logger.debug("step %d: opacities reset to %.3f", step, self.prune_opa * 2.0)
+                self._reset_opacities(params, optimizers, state, step)
+
+        def _scheduled_post_backward(self, params, optimizers, state, step, info, packed):  # type: ignore[no-untyped-def]
+            # gsplat's step_post_backward with the step tests replaced by the plan's decision.
+            decision = schedule(step)
+            self.cap = decision.cap
+            if not decision.active:
+                return
+            self._update_state(params, state, info, packed=packed)
+            if decision.refine:
+                self._grow_gs(params, optimizers, state, step)
+                self._prune_gs(params, optimizers, state, step)
+                state["grad2d"].zero_()
+                state["count"].zero_()
+                if self.refine_scale2d_stop_iter > 0:
+                    state["radii"].zero_()
+            if decision.reset:
+                self._reset_opacities(params, optimizers, state, step)
 
     return CappedDefaultStrategy(
         prune_opa=prune_opa, grow_grad2d=grow_grad2d, refine_start_iter=refine_start,
-        refine_stop_iter=refine_stop, reset_every=reset_every, refine_every=refine_every,
+        refine_stop_iter=refine_stop, reset_every=reset_every or NEVER, refine_every=refine_every,
         absgrad=absgrad, verbose=False,
     )
 
 
-def make_mcmc_strategy(*, max_gaussians: int, refine_start: int, refine_stop: int, refine_every: int) -> Any:
-    """gsplat's MCMCStrategy with ``cap_max = max_gaussians``; works on CPU tensors too."""
+def make_mcmc_strategy(*, max_gaussians: int, refine_start: int, refine_stop: int, refine_every: int,
+                       schedule: Callable[[int], Any] | None = None) -> Any:
+    """gsplat's MCMCStrategy with ``cap_max = max_gaussians``; works on CPU tensors too.
+
+    ``schedule``: as for :func:`make_default_strategy` (relocation and growth at the plan's
+    refine steps, ``cap_max`` the plan's cap; resets do not apply to MCMC).
+    """
     from gsplat.strategy import MCMCStrategy
+    from gsplat.strategy.ops import inject_noise_to_position
 
     enable_mcmc_on_cpu()
-    return MCMCStrategy(cap_max=max_gaussians, refine_start_iter=refine_start, refine_stop_iter=refine_stop,
-                        refine_every=refine_every, verbose=False)
+
+    class ScheduledMCMCStrategy(MCMCStrategy):
+        """MCMCStrategy whose relocation steps may come from a budgeted run's plan."""
+
+        def step_post_backward(self, params, optimizers, state, step, info, lr):  # type: ignore[no-untyped-def]
+            if schedule is None:
+                super().step_post_backward(params, optimizers, state, step, info, lr)
+                return
+            decision = schedule(step)
+            self.cap_max = decision.cap
+            state["binoms"] = state["binoms"].to(params["means"].device)
+            if decision.refine:
+                self._relocate_gs(params, optimizers, state["binoms"])
+                self._add_new_gs(params, optimizers, state["binoms"])
+            inject_noise_to_position(params=params, optimizers=optimizers, state={}, scaler=lr * self.noise_lr)
+
+    return ScheduledMCMCStrategy(cap_max=max_gaussians, refine_start_iter=refine_start,
+                                 refine_stop_iter=refine_stop, refine_every=refine_every, verbose=False)
 
 
 def relocation_torch(opacities: torch.Tensor, scales: torch.Tensor, ratios: torch.Tensor,
