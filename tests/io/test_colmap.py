@@ -117,6 +117,7 @@ def _assert_same(a: Reconstruction, b: Reconstruction, *, rot_tol: float = 1e-12
 
 
 _finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, width=64)
+_focal = st.floats(min_value=1e-3, max_value=1e6, width=64)   # the contract wants positive focal lengths
 
 
 @st.composite
@@ -128,7 +129,8 @@ def reconstructions(draw: st.DrawFn) -> Reconstruction:
     camera_ids = draw(st.lists(st.integers(1, 10_000), min_size=len(models), max_size=len(models), unique=True))
     cameras = tuple(
         Camera(model=m, width=draw(st.integers(1, 8000)), height=draw(st.integers(1, 8000)),
-               params=np.array([draw(_finite) for _ in CAMERA_MODELS[m][1]]), camera_id=cid)
+               params=np.array([draw(_focal if name in ("f", "fx", "fy") else _finite) for name in CAMERA_MODELS[m][1]]),
+               camera_id=cid)
         for m, cid in zip(models, camera_ids))
     num_frames = draw(st.integers(1, 5))
     num_points = draw(st.integers(0, 8))

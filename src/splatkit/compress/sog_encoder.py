@@ -145,7 +145,8 @@ def clean_cloud(cloud: GaussianCloud, sh_degree: int | None = None) -> tuple[Gau
     for name in ("means", "log_scales", "quats", "sh0"):
         ok &= np.isfinite(getattr(cloud, name)).all(axis=1)
     ok &= np.isfinite(cloud.opacity_logits)
-    ok &= np.isfinite(cloud.shN.reshape(n, -1)).all(axis=1)
+    # an explicit width: reshape(0, -1) is ambiguous and raises for an empty cloud
+    ok &= np.isfinite(cloud.shN.reshape(n, cloud.shN.shape[1] * 3)).all(axis=1)
     ok &= (cloud.quats.astype(np.float64) ** 2).sum(axis=1) > 0
     kept = np.flatnonzero(ok).astype(np.int64)
     out = cloud if kept.size == n else cloud.subset(kept)
@@ -195,8 +196,10 @@ def encode_sog(cloud: GaussianCloud, options: SogEncodeOptions = SogEncodeOption
         logger.warning("SOG: dropped %d of %d splats with NaN/Inf values or a zero quaternion", dropped, source_count)
     n = len(cleaned)
     if n == 0:
-        raise ContractError(f"nothing to compress: {source_count} splat(s) in, none finite with a non-zero "
-                            "quaternion", field="GaussianCloud", expected=">= 1 valid splat", actual=0)
+        why = ("the cloud holds no splats (a PLY with 'element vertex 0'?)" if source_count == 0 else
+               f"{source_count} splat(s) in, none finite with a non-zero quaternion")
+        raise ContractError(f"nothing to compress: {why}", field="GaussianCloud", expected=">= 1 valid splat",
+                            actual=0)
     width, height = sog.check_count_fits(n)
 
     steps.start("order")

@@ -7,6 +7,7 @@ reads into one; checking it up front catches the seam where images and cameras d
 from dataclasses import dataclass
 from pathlib import Path
 
+from splatkit.contracts.limits import MAX_IMAGE_PIXELS, check_image_pixels
 from splatkit.contracts.reconstruction import Reconstruction
 from splatkit.errors import ContractError, InputError
 
@@ -44,8 +45,6 @@ class PosedImages:
         ContractError
             When the model is invalid or a camera is not pinhole.
         """
-        from PIL import Image
-
         rec = self.reconstruction.validate()
         for cam in rec.cameras:
             if cam.model not in ("PINHOLE", "SIMPLE_PINHOLE"):
@@ -60,11 +59,35 @@ class PosedImages:
         if check_sizes:
             for i, name in enumerate(rec.frames.names):
                 cam = rec.camera_of(i)
-                with Image.open(self.image_dir / name) as im:
-                    size = im.size
+                size = _header_size(self.image_dir / name, name)
                 if size != (cam.width, cam.height):
                     raise InputError(
                         f"image {name} is {size[0]}x{size[1]} but its camera {cam.camera_id} says "
                         f"{cam.width}x{cam.height}; pass the images the model was made for",
                         path=self.image_dir / name)
         return self
+
+
+def _header_size(path: Path, name: str) -> tuple[int, int]:
+    """(width, height) from an image's header, refusing a size past the decode bounds.
+
+    Only the header is read; Pillow's own bomb check fires inside ``open`` and is reported the
+    same way (a 100000 x 100000 PNG header must be an :class:`InputError`, not a traceback).
+    """
+    import struct
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            size = im.size
+    except Image.DecompressionBombError as e:
+        raise InputError(f"image {name} declares more pixels than splatkit decodes ({MAX_IMAGE_PIXELS}); "
+                         "downscale it, or the file is corrupt", path=path) from e
+    except UnidentifiedImageError as e:
+        raise InputError(f"image {name} is not a recognised image format", path=path) from e
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as e:
+        raise InputError(f"cannot read the header of image {name} ({type(e).__name__}: {e}); the file is "
+                         "corrupt or truncated", path=path) from e
+    check_image_pixels(size[0], size[1], what=f"image {name}", path=path)
+    return size

@@ -16,6 +16,7 @@ import numpy as np
 
 from splatkit.contracts._checks import as_readonly_array, check_finite
 from splatkit.contracts.georeference import Georeference
+from splatkit.contracts.limits import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
 from splatkit.errors import ContractError
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "Reconstruction",
     "DEFAULT_MIN_POINTS",
     "DEFAULT_MIN_FRAMES",
+    "is_safe_relative_name",
 ]
 
 #: COLMAP camera models: name -> (model id, parameter names).
@@ -87,6 +89,33 @@ class Camera:
             raise ContractError(f"Camera size must be positive, got {self.width}x{self.height}",
                                 field="Camera.width/height", actual=(self.width, self.height))
 
+    def validate(self, *, source: str = "") -> "Camera":
+        """Check values: finite parameters, positive focal lengths, a size a decoder can hold.
+
+        A focal length of 0 (or NaN) would project every point to the principal point and train
+        a meaningless scene, so it is refused here, where every reader's cameras pass.
+
+        Raises
+        ------
+        ContractError
+            Naming ``Camera[id].<field>``, the value and ``source``.
+        """
+        check_finite(self.params, f"Camera[{self.camera_id}].params", source=source)
+        where = f" (from {source})" if source else ""
+        names = self.param_names
+        for name in ("f", "fx", "fy"):
+            if name in names and not self.params[names.index(name)] > 0:
+                value = float(self.params[names.index(name)])
+                raise ContractError(f"Camera[{self.camera_id}].{name} is {value!r}{where}; a focal length must be a "
+                                    "positive number of pixels", field=f"Camera[{self.camera_id}].{name}",
+                                    expected="> 0", actual=value)
+        if self.width > MAX_IMAGE_SIDE or self.height > MAX_IMAGE_SIDE or self.width * self.height > MAX_IMAGE_PIXELS:
+            raise ContractError(f"Camera[{self.camera_id}] is {self.width}x{self.height} pixels{where}, more than "
+                                f"splatkit decodes ({MAX_IMAGE_PIXELS} pixels, {MAX_IMAGE_SIDE} per side)",
+                                field=f"Camera[{self.camera_id}].width/height",
+                                expected=f"<= {MAX_IMAGE_PIXELS} pixels", actual=(self.width, self.height))
+        return self
+
     @property
     def param_names(self) -> tuple[str, ...]:
         return CAMERA_MODELS[self.model][1]
@@ -117,6 +146,17 @@ class Camera:
         ) and np.array_equal(self.params, other.params)
 
 
+def is_safe_relative_name(name: str) -> bool:
+    """True for a relative path that stays inside its folder: no ``..`` part, not absolute, no NUL.
+
+    Both ``/`` and ``\\`` count as separators, and a drive letter (``C:``) as absolute, so a name
+    written on Windows cannot escape either.
+    """
+    parts = name.replace("\\", "/").split("/")
+    return not (name.startswith(("/", "\\")) or (len(name) > 1 and name[0].isalpha() and name[1] == ":") or "\0" in name
+                or ".." in parts)
+
+
 @dataclass(frozen=True, kw_only=True, eq=False)
 class Frames:
     """Registered images and their poses.
@@ -142,6 +182,12 @@ class Frames:
         names = tuple(self.names)
         if not all(isinstance(n, str) and n for n in names):
             raise ContractError("Frames.names must be non-empty strings", field="Frames.names")
+        unsafe = next((n for n in names if not is_safe_relative_name(n)), None)
+        if unsafe is not None:
+            # Training opens image_dir / name: a '..' or an absolute name would read outside it.
+            raise ContractError(f"Frames.names: {unsafe!r} is not a relative path inside the image folder (no "
+                                "'..', no absolute path, no NUL byte)", field="Frames.names",
+                                expected="relative path", actual=unsafe)
         if len(set(names)) != len(names):
             dup = sorted({n for n in names if names.count(n) > 1})
             raise ContractError(f"Frames.names must be unique; repeated: {dup[:5]}", field="Frames.names")
@@ -290,7 +336,7 @@ class Reconstruction:
         """
         src = self.source
         for cam in self.cameras:
-            check_finite(cam.params, f"Camera[{cam.camera_id}].params", source=src)
+            cam.validate(source=src)
         check_finite(self.frames.rotation, "Frames.rotation", source=src)
         check_finite(self.frames.translation, "Frames.translation", source=src)
         check_finite(self.points.xyz, "Points.xyz", source=src)

@@ -168,11 +168,12 @@ def read_points3d_binary(path: Path) -> PointRecords:
             r.pos = pos
             r._need(head_size, f"point #{i}")
         length = int.from_bytes(data[pos + len_at:pos + head_size], "little")
+        # Check before storing: a length past 2**63 does not fit the int64 array (OverflowError).
+        if pos + head_size + length * _TRACK_DTYPE.itemsize > size:
+            r.pos = pos + head_size
+            r._need(length * _TRACK_DTYPE.itemsize, f"the track of point #{i} ({length} elements)")
         starts[i], lengths[i] = pos, length
         pos += head_size + length * _TRACK_DTYPE.itemsize
-        if pos > size:
-            r.pos = starts[i] + head_size
-            r._need(length * _TRACK_DTYPE.itemsize, f"the track of point #{i} ({length} elements)")
     r.pos = pos
     _check_trailing(r, "points")
     raw = np.frombuffer(data, np.uint8)

@@ -44,6 +44,7 @@ __all__ = [
     "gps_from_dji_xmp",
     "camera_hints_from_exif",
     "xmp_packet",
+    "MAX_XMP_BYTES",
 ]
 
 logger = logging.getLogger(__name__)
@@ -58,11 +59,13 @@ _SENSOR_WIDTH_RANGE_MM = (0.5, 100.0)
 _MAX_FOCAL_MM = 5000.0
 _MAX_TEXT = 64
 _DATETIME = re.compile(r"^(\d{4}):(\d{2}):(\d{2}) (\d{2}):(\d{2}):(\d{2})")
-# Attribute form `drone-dji:GpsLatitude="+30.1"` or element form `<drone-dji:GpsLatitude>30.1</...>`.
-_DJI_FIELD = re.compile(
-    r"drone-dji:(GpsLatitude|GpsLongitude|GpsLongtitude|AbsoluteAltitude|RelativeAltitude)"
-    r"""(?:\s*=\s*["']([^"']*)["']|\s*>\s*([^<]*)<)"""
-)
+# The DJI field names; the value after each is read by hand within a few bytes (see parse_dji_xmp).
+_DJI_NAME = re.compile(r"drone-dji:(GpsLatitude|GpsLongitude|GpsLongtitude|AbsoluteAltitude|RelativeAltitude)")
+#: Most bytes of XMP read from one photo: a DJI packet is 2-10 KB; PNG iTXt can inflate to 1 MB+.
+MAX_XMP_BYTES = 256 << 10
+# Longest gap between a field name and its value, and longest value text: DJI writes `="+30.1"`.
+_DJI_GAP = 16
+_DJI_VALUE = 64
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -112,6 +115,15 @@ def read_metadata(image: Image.Image, *, name: str = "") -> ImageMetadata:
         logger.warning("%s: unreadable EXIF block (%s); using no camera or GPS hints", name, type(e).__name__)
         exif, exif_ifd, gps_ifd = Image.Exif(), {}, {}
 
+    try:
+        return _metadata(image, exif, exif_ifd, gps_ifd)
+    except Exception as e:  # noqa: BLE001 - a tag of an unexpected type must not cost the photo its pixels
+        logger.warning("%s: malformed EXIF/XMP values (%s); using no camera or GPS hints", name, type(e).__name__)
+        return ImageMetadata()
+
+
+def _metadata(image: Image.Image, exif: Mapping[int, Any], exif_ifd: Mapping[int, Any],
+              gps_ifd: Mapping[int, Any]) -> ImageMetadata:
     orientation = _as_int(exif.get(_Base.Orientation))
     if orientation is None or not 1 <= orientation <= 8:
         orientation = 1
@@ -209,11 +221,16 @@ def parse_dji_xmp(xmp: bytes | str) -> dict[str, float]:
     A regular expression rather than an XML parser: it needs no XML library, cannot be made to
     expand entities, and reads both the attribute and the element form DJI firmware writes.
     """
-    text = xmp.decode("utf-8", errors="replace") if isinstance(xmp, bytes) else xmp
+    text = xmp[:MAX_XMP_BYTES].decode("utf-8", errors="replace") if isinstance(xmp, bytes) else xmp[:MAX_XMP_BYTES]
     out: dict[str, float] = {}
-    for match in _DJI_FIELD.finditer(text):
+    # Linear time: the name regex has no backtracking, and each value is looked for within a fixed
+    # window after its name (the former single regex backtracked over `\s*...[^<]*` and took
+    # seconds on a 1 MB packet of unterminated fields).
+    for match in _DJI_NAME.finditer(text):
+        raw = _dji_value(text, match.end())
+        if raw is None:
+            continue
         key = "GpsLongitude" if match.group(1) == "GpsLongtitude" else match.group(1)
-        raw = (match.group(2) if match.group(2) is not None else match.group(3)).strip()
         try:
             value = float(raw)
         except ValueError:
@@ -221,6 +238,25 @@ def parse_dji_xmp(xmp: bytes | str) -> dict[str, float]:
         if math.isfinite(value):
             out.setdefault(key, value)
     return out
+
+
+def _dji_value(text: str, pos: int) -> str | None:
+    """The value text after a field name at ``pos``: ``="v"``, ``='v'`` or ``>v<``, else None."""
+    window = text[pos:pos + _DJI_GAP + _DJI_VALUE + 2]
+    stripped = window.lstrip()
+    gap = len(window) - len(stripped)
+    if gap > _DJI_GAP or not stripped:
+        return None
+    if stripped[0] == ">":
+        end = stripped.find("<", 1)
+        return stripped[1:end].strip() if end > 0 else None
+    if stripped[0] != "=":
+        return None
+    rest = stripped[1:].lstrip()
+    if not rest or rest[0] not in "\"'":
+        return None
+    end = rest.find(rest[0], 1)
+    return rest[1:end].strip() if end > 0 else None
 
 
 def gps_from_dji_xmp(fields: Mapping[str, float]) -> GpsPosition | None:
@@ -252,16 +288,32 @@ def camera_hints_from_exif(exif: Mapping[int, Any], exif_ifd: Mapping[int, Any],
 
 
 def xmp_packet(image: Image.Image) -> bytes | None:
-    """The raw XMP packet of a JPEG, WebP, PNG or TIFF opened with Pillow, or None."""
+    """The raw XMP packet of a JPEG, WebP, PNG or TIFF opened with Pillow, or None.
+
+    Only text or bytes count: a TIFF XMP tag (700) of another type (RATIONAL, LONG) is not a
+    packet, and ``bytes(4294967295)`` would allocate 4 GB. At most :data:`MAX_XMP_BYTES` are kept.
+    """
     for key in ("xmp", "XML:com.adobe.xmp"):
-        value = image.info.get(key)
-        if value:
-            return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+        packet = _xmp_bytes(image.info.get(key))
+        if packet:
+            return packet
     tags = getattr(image, "tag_v2", None)
     if tags is not None:
-        value = tags.get(700)  # TIFF tag XMP
-        if value:
-            return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+        try:
+            value = tags.get(700)  # TIFF tag XMP
+        except Exception:  # noqa: BLE001 - Pillow decodes TIFF tag values lazily and raises many types
+            return None
+        return _xmp_bytes(value) or None
+    return None
+
+
+def _xmp_bytes(value: Any) -> bytes | None:
+    if isinstance(value, str):
+        return value[:MAX_XMP_BYTES].encode("utf-8", errors="replace")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value[:MAX_XMP_BYTES])
+    if isinstance(value, tuple) and value and all(isinstance(v, (bytes, bytearray)) for v in value):
+        return b"".join(bytes(v) for v in value)[:MAX_XMP_BYTES]
     return None
 
 

@@ -334,25 +334,44 @@ def _vertex_dtype(vertex: _Element, byte_order: str) -> np.dtype:
     return np.dtype([(p.name, byte_order + p.type) for p in vertex.properties])
 
 
-def _skip_binary_elements(stream: IO[bytes], elements: list[_Element], byte_order: str,
+def _skip_binary_elements(stream: IO[bytes], elements: list[_Element], byte_order: str, size: int,
                           source: str) -> None:
-    """Move ``stream`` past ``elements`` (those stored before ``vertex``)."""
+    """Move ``stream`` past ``elements`` (those stored before ``vertex``).
+
+    Every step is checked against the file's ``size`` before seeking: a header may declare any
+    count (``element face 99999999999999999999``), and a seek past 2**63 raises OverflowError.
+    """
     for element in elements:
         if all(p.list_types is None for p in element.properties):
-            stream.seek(element.count * _vertex_dtype(element, byte_order).itemsize, io.SEEK_CUR)
+            nbytes = element.count * _vertex_dtype(element, byte_order).itemsize
+            _check_room(stream, nbytes, size, element, source)
+            stream.seek(nbytes, io.SEEK_CUR)
             continue
-        # Rare (meshes store vertices first): walk rows to find the list lengths.
+        # Rare (meshes store vertices first): walk rows to find the list lengths. Every row holds
+        # at least one byte of list count, so the walk ends within the file's size.
         for _ in range(element.count):
             for prop in element.properties:
                 if prop.list_types is None:
-                    stream.seek(np.dtype(prop.type).itemsize, io.SEEK_CUR)
-                    continue
-                count_dtype = np.dtype(byte_order + prop.list_types[0])
-                raw = stream.read(count_dtype.itemsize)
-                if len(raw) != count_dtype.itemsize:
-                    raise InputError(f"file truncated inside element {element.name!r}", path=source)
-                n = int(np.frombuffer(raw, count_dtype)[0])
-                stream.seek(n * np.dtype(prop.list_types[1]).itemsize, io.SEEK_CUR)
+                    nbytes = np.dtype(prop.type).itemsize
+                else:
+                    count_dtype = np.dtype(byte_order + prop.list_types[0])
+                    raw = stream.read(count_dtype.itemsize)
+                    if len(raw) != count_dtype.itemsize:
+                        raise InputError(f"file truncated inside element {element.name!r}", path=source)
+                    n = int(np.frombuffer(raw, count_dtype)[0])
+                    if n < 0:
+                        raise InputError(f"element {element.name!r} holds a list of negative length {n}; the file "
+                                         "is corrupt", path=source)
+                    nbytes = n * np.dtype(prop.list_types[1]).itemsize
+                _check_room(stream, nbytes, size, element, source)
+                stream.seek(nbytes, io.SEEK_CUR)
+
+
+def _check_room(stream: IO[bytes], nbytes: int, size: int, element: _Element, source: str) -> None:
+    left = size - stream.tell()
+    if nbytes > left:
+        raise InputError(f"file truncated or corrupt: element {element.name!r} ({element.count} rows) needs "
+                         f"{nbytes} bytes but only {max(left, 0)} follow; not a valid PLY", path=source)
 
 
 def _read_binary(stream: IO[bytes], data: bytes | None, header: _Header, vertex: _Element,
@@ -361,7 +380,7 @@ def _read_binary(stream: IO[bytes], data: bytes | None, header: _Header, vertex:
     assert byte_order is not None
     before = list(header.elements[: header.elements.index(vertex)])
     stream.seek(header.data_offset)
-    _skip_binary_elements(stream, before, byte_order, source)
+    _skip_binary_elements(stream, before, byte_order, size, source)
     offset = stream.tell()
     dtype = _vertex_dtype(vertex, byte_order)
     need = vertex.count * dtype.itemsize

@@ -55,7 +55,7 @@ from splatkit.errors import InputError
 from splatkit.io.sog.meta import SogMetaV1, V1Group
 from splatkit.io.sog.packing import unpack_means, unpack_quats
 from splatkit.io.sog.v2 import PALETTE_ENTRIES_PER_ROW, SH_REST_COEFFS
-from splatkit.io.sog.webp import decode_member, decode_per_splat
+from splatkit.io.sog.webp import check_decode_budget, decode_member, decode_per_splat
 
 __all__ = ["V1_BANDS_FOR_CENTROID_WIDTH", "decode_v1", "decode_sog_v1"]
 
@@ -91,6 +91,7 @@ def decode_v1(meta: SogMetaV1, members: Mapping[str, bytes], *,
         names["shN_labels"] = meta.shn.files[1]
         if early:
             names["shN_labels_u"] = meta.shn.files[2]
+    check_decode_budget(members, meta.member_names(), source=source)   # every image, before any decode
     pix = decode_per_splat(members, names, count, count_key="means.shape[0]", source=source)
 
     means = unpack_means(pix["means_l"], pix["means_u"], meta.means.mins, meta.means.maxs)

@@ -56,7 +56,7 @@ from splatkit.contracts import GaussianCloud
 from splatkit.errors import InputError
 from splatkit.io.sog.meta import ShNMeta, SogMeta
 from splatkit.io.sog.packing import alpha_to_opacity, unpack_means, unpack_quats
-from splatkit.io.sog.webp import decode_member, decode_per_splat
+from splatkit.io.sog.webp import check_decode_budget, decode_member, decode_per_splat
 
 __all__ = [
     "SH_REST_COEFFS",
@@ -140,6 +140,7 @@ def decode_v2(meta: SogMeta, members: Mapping[str, bytes], *, apply_offset: bool
                  "sh0": files.sh0}
     if meta.shn is not None:
         per_splat["shN_labels"] = files.shn_labels
+    check_decode_budget(members, meta.member_names(), source=source)   # every image, before any decode
     pix = decode_per_splat(members, per_splat, count, count_key="count", source=source)
     extension = meta.splatkit
     padding = extension.used("padding", source) if drop_padding and extension is not None else 0
