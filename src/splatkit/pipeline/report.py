@@ -6,8 +6,16 @@ training-curve plot (an SVG drawn here, no plotting library) and the held-out vi
 (``OUT/sfm/images/<name>``) beside the render the trainer saved (``OUT/train/eval/<stem>.png``),
 both downscaled to at most :data:`THUMBNAIL_SIZE` pixels.
 
+The page leads with a summary read in ten seconds (:func:`run_summary`: photos given and
+registered, the final file, held-out PSNR/SSIM, the time per stage and what to look at when
+something is off), then the SfM section in words with a top-down camera map
+(:func:`camera_map_svg`: camera centres, their GPS fixes and residuals, the sparse points, a scale
+bar), per-image details folded away. ``splatkit view OUT`` serves the page with the 3D viewer on
+the final file in place of :data:`VIEWER_PLACEHOLDER`.
+
 The training stage's report is read through :class:`splatkit.reports.TrainingReport` (the schema
-of ``metrics.json``), so a key a backend left out or mistyped is named in the log, not guessed at.
+of ``metrics.json``), so a key a backend left out or mistyped is named in the log, not guessed at;
+keys a newer schema adds (quality preset, resolution, budget) are shown when present.
 """
 
 from __future__ import annotations
@@ -22,14 +30,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from splatkit.errors import ContractError
+import numpy as np
+
+from splatkit.contracts import Georeference
+from splatkit.errors import ContractError, SplatkitError
 from splatkit.io.atomic import atomic_write_text
-from splatkit.io.sfm_output import IMAGES_DIR
+from splatkit.io.sfm_output import DISTORTED_SPARSE_DIR, IMAGES_DIR, SPARSE_DIR, read_georeference
 from splatkit.reports import TrainingReport, ViewQuality
 from splatkit.stages import config_to_dict
 
-__all__ = ["REPORT_JSON", "REPORT_HTML", "REPORT_FILES", "REPORT_VERSION", "build_report", "write_report",
-           "training_curve_svg", "RunLike", "StageOutcomeLike", "ResolvedStageLike"]
+__all__ = ["REPORT_JSON", "REPORT_HTML", "REPORT_FILES", "REPORT_VERSION", "VIEWER_PLACEHOLDER", "LOW_PSNR_DB",
+           "GPS_RESIDUAL_WARN_M", "REPROJECTION_WARN_PX", "build_report", "write_report", "render_html",
+           "training_curve_svg", "camera_map_svg", "run_summary", "RunLike", "StageOutcomeLike",
+           "ResolvedStageLike"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +54,17 @@ REPORT_VERSION = 1
 THUMBNAIL_SIZE = 640
 #: Held-out views shown in the page (all are listed in report.json).
 MAX_VIEWS_SHOWN = 12
+#: Where ``splatkit view OUT`` puts the 3D viewer (splatkit.view.sources.VIEWER_PLACEHOLDER is
+#: the same string: the view layer may not import the pipeline; tests/view checks they agree).
+VIEWER_PLACEHOLDER = '<div id="splatkit-viewer"></div>'
+#: Below this held-out PSNR (dB) the summary asks to look at the renders.
+LOW_PSNR_DB = 20.0
+#: Above this median GPS residual (m) the summary calls the GPS fit poor.
+GPS_RESIDUAL_WARN_M = 2.0
+#: Above this mean reprojection error (px) the summary calls the SfM poses doubtful.
+REPROJECTION_WARN_PX = 1.5
+#: Most sparse points drawn on the camera map (a random subset beyond it; all are in the model).
+MAP_MAX_POINTS = 3000
 
 
 # -----------------------------------------------------------------------------------------------
@@ -186,6 +210,195 @@ def training_curve_svg(curve: Sequence[dict[str, Any]], *, width: int = 640, hei
 
 
 # -----------------------------------------------------------------------------------------------
+# The camera map (top-down: camera centres, GPS fixes and residuals, sparse points)
+
+
+def _enu_from_lla(lat: np.ndarray, lon: np.ndarray, alt: np.ndarray, ref: Georeference) -> np.ndarray:
+    """WGS84 positions -> local East-North-Up metres about ``ref`` [N, 3].
+
+    The same transform as ``splatkit.sfm.georeference.lla_to_enu`` (the pipeline may not import
+    a stage package; it belongs in ``splatkit.contracts.georeference``).
+    """
+    a, f = 6378137.0, 1.0 / 298.257223563
+    e2 = f * (2.0 - f)
+
+    def ecef(la: np.ndarray, lo: np.ndarray, h: np.ndarray) -> np.ndarray:
+        la, lo = np.radians(la), np.radians(lo)
+        n = a / np.sqrt(1.0 - e2 * np.sin(la) ** 2)
+        return np.stack([(n + h) * np.cos(la) * np.cos(lo), (n + h) * np.cos(la) * np.sin(lo),
+                         (n * (1.0 - e2) + h) * np.sin(la)], axis=-1)
+
+    la0, lo0 = math.radians(ref.lat), math.radians(ref.lon)
+    rot = np.array([[-math.sin(lo0), math.cos(lo0), 0.0],
+                    [-math.sin(la0) * math.cos(lo0), -math.sin(la0) * math.sin(lo0), math.cos(la0)],
+                    [math.cos(la0) * math.cos(lo0), math.cos(la0) * math.sin(lo0), math.sin(la0)]])
+    origin = ecef(np.array([ref.lat]), np.array([ref.lon]), np.array([ref.alt]))[0]
+    return (ecef(lat, lon, alt) - origin) @ rot.T
+
+
+def _gps_fixes(source: Path, names: Sequence[str], ref: Georeference) -> dict[str, np.ndarray]:
+    """Name -> ENU position of the photo's GPS fix, for the photos of a source folder that have one."""
+    from PIL import Image
+
+    from splatkit.io.exif import read_metadata
+
+    fixes: dict[str, tuple[float, float, float]] = {}
+    if not source.is_dir():
+        return {}           # a .zip source: the fixes are left off the map
+    for name in names:
+        try:
+            with Image.open(source / name) as image:
+                gps = read_metadata(image, name=name).gps
+        except (OSError, ValueError, SplatkitError):
+            continue
+        if gps is not None:
+            fixes[name] = (gps.lat, gps.lon, ref.alt if gps.alt is None else gps.alt)
+    if not fixes:
+        return {}
+    lla = np.array(list(fixes.values()), np.float64)
+    enu = _enu_from_lla(lla[:, 0], lla[:, 1], lla[:, 2], ref)
+    return dict(zip(fixes, enu))
+
+
+def _camera_map(sfm_dir: Path, sfm_report: dict[str, Any] | None, source: Path) -> dict[str, Any] | None:
+    """The top-down map's data (JSON-able), or None without a readable SfM model."""
+    from splatkit.io.colmap import read_colmap_model
+
+    sparse = next((sfm_dir / d for d in (SPARSE_DIR, DISTORTED_SPARSE_DIR) if (sfm_dir / d).is_dir()), None)
+    if sparse is None:
+        return None
+    try:
+        rec = read_colmap_model(sparse)
+        ref = read_georeference(sfm_dir)
+    except (SplatkitError, OSError) as e:
+        logger.warning("report: no camera map, the SfM model does not read (%s)", e)
+        return None
+    centres = rec.frames.centers()
+    points = np.asarray(rec.points.xyz, np.float64)
+    if ref is not None:
+        axes = np.eye(3)[:2]          # East, North: the world frame is ENU metres
+    elif len(centres) >= 3:
+        # No georeference: look along the camera centres' least-spread direction (a survey's normal).
+        _, _, vt = np.linalg.svd(centres - centres.mean(axis=0))
+        axes = vt[:2]
+    else:
+        axes = np.eye(3)[:2]
+    residuals: dict[str, Any] = {}
+    if sfm_report and isinstance(sfm_report.get("georeference"), dict):
+        per_image = sfm_report["georeference"].get("per_image_residual_m")
+        residuals = per_image if isinstance(per_image, dict) else {}
+    fixes = _gps_fixes(source, rec.frames.names, ref) if ref is not None else {}
+    if len(points) > MAP_MAX_POINTS:
+        points = points[np.random.default_rng(0).choice(len(points), MAP_MAX_POINTS, replace=False)]
+    return {
+        "units": "m" if ref is not None else "model units", "georeferenced": ref is not None,
+        "cameras": [{"name": n, "x": round(float(c @ axes[0]), 3), "y": round(float(c @ axes[1]), 3)}
+                    for n, c in zip(rec.frames.names, centres)],
+        "gps": [{"name": n, "x": round(float(fixes[n][0]), 3), "y": round(float(fixes[n][1]), 3),
+                 "residual_m": residuals.get(n)} for n in rec.frames.names if n in fixes],
+        "points": [[round(float(p @ axes[0]), 2), round(float(p @ axes[1]), 2)] for p in points],
+        "points_total": int(len(rec.points.xyz)),
+    }
+
+
+def _nice_length(target: float) -> float:
+    """The largest 1, 2 or 5 x 10^k not above ``target`` (> 0)."""
+    power = 10 ** math.floor(math.log10(target))
+    return max(m * power for m in (1, 2, 5) if m * power <= target)
+
+
+def camera_map_svg(data: dict[str, Any], *, width: int = 640, height: int = 480) -> str:
+    """A top-down SVG map: one ``circle.camera`` per registered camera, ``circle.gps-fix`` and
+    ``line.gps-residual`` per GPS fix, the sparse points as one path, a scale bar in ``units``.
+
+    Parameters
+    ----------
+    data
+        As ``report["camera_map"]``: ``units``, ``georeferenced``, ``cameras`` / ``gps``
+        (``{"name", "x", "y"}``), ``points`` (``[x, y]`` pairs).
+    """
+    left, right, top, bottom = 16, 16, 28, 46
+    pw, ph = width - left - right, height - top - bottom
+    cams, gps, pts = data.get("cameras", []), data.get("gps", []), data.get("points", [])
+    xs = [c["x"] for c in cams] + [g["x"] for g in gps] + [p[0] for p in pts]
+    ys = [c["y"] for c in cams] + [g["y"] for g in gps] + [p[1] for p in pts]
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="camera-map" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11" role="img" '
+           f'aria-label="top-down map of the camera positions">',
+           f'<rect width="{width}" height="{height}" fill="white" stroke="#ccc"/>',
+           f'<text x="{left}" y="17" font-size="13">Camera positions seen from above</text>']
+    if not xs:
+        out.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">no cameras</text></svg>')
+        return "\n".join(out) + "\n"
+    # Cameras and GPS fixes set the frame; points far outside it are clipped, not zoomed out for.
+    fx = [c["x"] for c in cams] + [g["x"] for g in gps]
+    fy = [c["y"] for c in cams] + [g["y"] for g in gps]
+    x0, x1, y0, y1 = min(fx), max(fx), min(fy), max(fy)
+    pad = 0.08 * max(x1 - x0, y1 - y0, 1e-6)
+    x0, x1, y0, y1 = x0 - pad, x1 + pad, y0 - pad, y1 + pad
+    scale = min(pw / (x1 - x0), ph / (y1 - y0))
+    ox = left + (pw - (x1 - x0) * scale) / 2
+    oy = top + (ph - (y1 - y0) * scale) / 2
+
+    def sx(x: float) -> float:
+        return ox + (x - x0) * scale
+
+    def sy(y: float) -> float:
+        return oy + (y1 - y) * scale      # north (y) up
+
+    out.append(f'<clipPath id="map-frame"><rect x="{left}" y="{top}" width="{pw}" height="{ph}"/></clipPath>')
+    if pts:
+        path = "".join(f"M{sx(x):.1f} {sy(y):.1f}h0" for x, y in pts)
+        out.append(f'<path class="sparse-points" d="{path}" stroke="#9aa3ad" stroke-width="2" '
+                   'stroke-linecap="round" clip-path="url(#map-frame)"/>')
+    by_name = {c["name"]: c for c in cams}
+    # Residuals are often centimetres on a survey of tens of metres: exaggerate them to be seen.
+    lengths = [math.hypot(g["x"] - by_name[g["name"]]["x"], g["y"] - by_name[g["name"]]["y"]) * scale
+               for g in gps if g["name"] in by_name]
+    typical = sorted(lengths)[len(lengths) // 2] if lengths else 0.0
+    boost = _nice_length(12.0 / typical) if 0 < typical < 6 else 1.0
+    for g in gps:
+        c = by_name.get(g["name"])
+        gx, gy = sx(g["x"]), sy(g["y"])
+        if c is not None:
+            cx, cy = sx(c["x"]), sy(c["y"])
+            gx, gy = cx + (gx - cx) * boost, cy + (gy - cy) * boost
+            out.append(f'<line class="gps-residual" x1="{cx:.1f}" y1="{cy:.1f}" x2="{gx:.1f}" y2="{gy:.1f}" '
+                       'stroke="#d9480f" stroke-width="1.2"/>')
+        res = g.get("residual_m")
+        tip = f"{g['name']}: GPS fix" + (f", {res:.2f} m from the camera" if isinstance(res, (int, float)) else "")
+        out.append(f'<circle class="gps-fix" cx="{gx:.1f}" cy="{gy:.1f}" r="3.5" fill="none" stroke="#d9480f" '
+                   f'stroke-width="1.2"><title>{html.escape(tip)}</title></circle>')
+    for c in cams:
+        out.append(f'<circle class="camera" cx="{sx(c["x"]):.1f}" cy="{sy(c["y"]):.1f}" r="4" fill="#1f5fa8" '
+                   f'fill-opacity="0.85"><title>{html.escape(c["name"])}</title></circle>')
+    # Scale bar: a round length near a fifth of the plot width.
+    units = data.get("units", "m")
+    bar = _nice_length((pw / 5) / scale)
+    bx, by = left + 8, height - 18
+    label = f"{_fmt(bar)} {units}"
+    out.append(f'<g class="scale-bar"><line x1="{bx}" y1="{by}" x2="{bx + bar * scale:.1f}" y2="{by}" '
+               f'stroke="#222" stroke-width="3"/><line x1="{bx}" y1="{by - 5}" x2="{bx}" y2="{by + 5}" stroke="#222"/>'
+               f'<line x1="{bx + bar * scale:.1f}" y1="{by - 5}" x2="{bx + bar * scale:.1f}" y2="{by + 5}" '
+               f'stroke="#222"/><text x="{bx + bar * scale / 2:.1f}" y="{by - 7}" text-anchor="middle">'
+               f'{html.escape(label)}</text></g>')
+    legend = [("#1f5fa8", "camera"), ("#d9480f", "GPS fix" + (f" (residual x{_fmt(boost)})" if boost > 1 else ""))]
+    if pts:
+        legend.append(("#9aa3ad", "sparse points"))
+    lx = width - right - 8
+    for i, (colour, text) in enumerate(reversed(legend)):
+        out.append(f'<text x="{lx}" y="{height - 8 - 14 * i}" text-anchor="end" fill="{colour}">{html.escape(text)}'
+                   '</text>')
+    if data.get("georeferenced"):
+        out.append(f'<g class="north"><line x1="{width - 26}" y1="{top + 34}" x2="{width - 26}" y2="{top + 8}" '
+                   f'stroke="#222" stroke-width="1.5"/><path d="M{width - 30} {top + 14}L{width - 26} {top + 6}'
+                   f'L{width - 22} {top + 14}Z" fill="#222"/><text x="{width - 26}" y="{top + 46}" '
+                   'text-anchor="middle">N</text></g>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+# -----------------------------------------------------------------------------------------------
 # Images
 
 
@@ -280,6 +493,12 @@ def build_report(result: RunLike, *, source: Path, resolved: Sequence[ResolvedSt
                         "views": _heldout_views(by_kind["train"].stage_dir, out_dir / "sfm", train.heldout.views,
                                                 files_dir)},
         }
+        # Keys of newer schemas (the quality preset, the image size and why, a time budget):
+        # read from the written dict so an older TrainingReport without them still works.
+        written = train.to_dict()
+        for key in _TRAINING_SETTINGS:
+            if written.get(key) is not None:
+                report["training"][key] = written[key]
 
     comp = by_kind.get("compress")
     if comp is not None and comp.manifest is not None:
@@ -293,7 +512,87 @@ def build_report(result: RunLike, *, source: Path, resolved: Sequence[ResolvedSt
             "ratio": round(input_size / size, 3) if size and input_size else None,
             "report": comp.manifest.report,
         }
+    sfm_outcome = by_kind.get("sfm")
+    report["camera_map"] = (_camera_map(sfm_outcome.stage_dir, report["sfm"], source)
+                            if sfm_outcome is not None and sfm_outcome.stage_dir.is_dir() else None)
+    report["final_bytes"] = _size(result.final_file)
+    report["summary"] = run_summary(report)
     return report
+
+
+#: Training settings shown in words when the training report has them (newer schema keys).
+_TRAINING_SETTINGS = ("quality", "quality_reason", "resolution", "resolution_reason", "budget_seconds",
+                      "train_seconds", "planned_steps", "stop_reason")
+
+
+def _stage_seconds(stage: dict[str, Any]) -> float:
+    """What a stage cost: this run's time, or the time it took when it ran (skipped, resumed)."""
+    when_run = stage.get("seconds_when_run")
+    if stage.get("status") == "skipped" and isinstance(when_run, (int, float)):
+        return float(when_run)
+    return float(stage.get("seconds") or 0.0)
+
+
+def run_summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The ten-second summary of a report dict: the headline numbers and what to look at.
+
+    Returns
+    -------
+    dict
+        ``photos_given``, ``photos_registered`` (None when unknown), ``final_file``,
+        ``final_bytes``, ``heldout_psnr`` (dB), ``heldout_ssim``, ``heldout_views``,
+        ``total_seconds``, ``stage_seconds`` (kind -> s) and ``look_at``: a list of
+        ``{"text", "section"}``, one per thing that is off (empty when nothing is).
+    """
+    sfm = report.get("sfm") if isinstance(report.get("sfm"), dict) else {}
+    quality = sfm.get("quality") if isinstance(sfm.get("quality"), dict) else {}
+    geo = sfm.get("georeference") if isinstance(sfm.get("georeference"), dict) else {}
+    train = report.get("training") or {}
+    mean = (train.get("heldout") or {}).get("mean") or {}
+    given, registered = quality.get("images_given"), quality.get("images_registered")
+    look: list[dict[str, str]] = []
+    if report.get("status") == "failed":
+        look.append({"text": f"The run failed: {report.get('error')}", "section": "stages"})
+    for stage in report.get("stages", []):
+        if stage.get("status") == "failed" and stage.get("error"):
+            look.append({"text": f"Stage {stage['kind']} failed: {stage['error']}", "section": "stages"})
+    if isinstance(given, int) and isinstance(registered, int) and registered < given:
+        missing = quality.get("unregistered") or []
+        names = ", ".join(str(n) for n in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        look.append({"text": f"{given - registered} of {given} photos did not register"
+                             + (f" ({names})" if names else "") + ": they add nothing to the model.",
+                     "section": "sfm"})
+    if geo:
+        residual = (geo.get("residual_m") or {}).get("median")
+        outliers = geo.get("outliers") or []
+        if geo.get("applied") is False:
+            why = geo.get("reason") or geo.get("why") or "see the SfM section"
+            look.append({"text": f"The model is not georeferenced ({why}).", "section": "sfm"})
+        elif isinstance(residual, (int, float)) and residual > GPS_RESIDUAL_WARN_M:
+            look.append({"text": f"Poor GPS fit: the cameras sit {residual:.1f} m (median) from their GPS fixes "
+                                 f"(above {GPS_RESIDUAL_WARN_M:g} m).", "section": "sfm"})
+        if outliers:
+            look.append({"text": f"{len(outliers)} photo(s) have a GPS fix that disagrees with the model: "
+                                 + ", ".join(str(o) for o in outliers[:5]), "section": "sfm"})
+    reproj = (quality.get("reprojection_error_px") or {}).get("mean")
+    if isinstance(reproj, (int, float)) and reproj > REPROJECTION_WARN_PX:
+        look.append({"text": f"High reprojection error: {reproj:.2f} px on average (above "
+                             f"{REPROJECTION_WARN_PX:g} px); the camera poses may be off.", "section": "sfm"})
+    psnr = mean.get("psnr")
+    if isinstance(psnr, (int, float)) and psnr < LOW_PSNR_DB:
+        look.append({"text": f"Low held-out PSNR: {psnr:.1f} dB (below {LOW_PSNR_DB:g} dB); compare the renders "
+                             "with the photos.", "section": "heldout"})
+    if report.get("training_report_problem"):
+        look.append({"text": "The training report could not be read: " + str(report["training_report_problem"]),
+                     "section": "training"})
+    return {
+        "photos_given": given, "photos_registered": registered, "final_file": report.get("final_file"),
+        "final_bytes": report.get("final_bytes"), "heldout_psnr": psnr, "heldout_ssim": mean.get("ssim"),
+        "heldout_views": len((train.get("heldout") or {}).get("views") or []),
+        "total_seconds": report.get("total_seconds"),
+        "stage_seconds": {s["kind"]: round(_stage_seconds(s), 3) for s in report.get("stages", [])},
+        "look_at": look,
+    }
 
 
 def _read_training_report(raw: dict[str, Any] | None) -> tuple[TrainingReport | None, str]:
@@ -336,6 +635,13 @@ vertical-align:top}th{background:#f4f4f4}.ok{color:#17692c}.failed{color:#b00020
 grid-template-columns:repeat(auto-fill,minmax(460px,1fr));gap:1em}.pair{display:flex;gap:4px}
 .pair figure{margin:0;flex:1}.pair img{width:100%;image-rendering:auto}figcaption{font-size:.85em;color:#555}
 code{background:#f4f4f4;padding:0 .2em}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(230px,1fr));gap:.6em;margin:.5em 0}
+.card{border:1px solid #ddd;border-radius:6px;padding:.5em .8em;background:#fafafa}.card dt{font-size:.8em;color:#555;
+text-transform:uppercase;letter-spacing:.04em}.card dd{margin:.2em 0 0;font-size:1.05em}
+.look{border-left:4px solid #d9480f;background:#fff4ec;padding:.4em .8em;margin:.8em 0}.look ul{margin:.3em 0}
+.fine{border-left:4px solid #17692c;background:#eef8f0;padding:.4em .8em}.facts li{margin:.2em 0}
+figure.map{margin:1em 0}figure.map svg{max-width:100%;height:auto}details{margin:.6em 0}
+summary{cursor:pointer;color:#1f5fa8}
 """
 
 
@@ -384,21 +690,171 @@ def _bytes(n: int | None) -> str:
     return str(n)
 
 
+def _duration(seconds: Any) -> str:
+    """``72.4`` -> ``"1 min 12 s"``; ``-`` when unknown."""
+    if not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
+        return "-"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+def _summary_html(report: dict[str, Any]) -> list[str]:
+    summary = report.get("summary") or run_summary(report)
+    given, registered = summary.get("photos_given"), summary.get("photos_registered")
+    if isinstance(given, int) and isinstance(registered, int) and given:
+        photos = f"{registered} of {given} registered ({100 * registered / given:.0f} %)"
+    else:
+        photos = "-"
+    final = summary.get("final_file")
+    final_text = f"{Path(final).name}, {_bytes(summary.get('final_bytes'))}" if final else "none"
+    comp = report.get("compression") or {}
+    if comp.get("ratio"):
+        final_text += f" ({comp['ratio']:.1f}x smaller than the trained PLY)"
+    psnr, ssim = summary.get("heldout_psnr"), summary.get("heldout_ssim")
+    quality = (f"PSNR {psnr:.2f} dB, SSIM {ssim:.3f} on {summary.get('heldout_views')} held-out photo(s)"
+               if isinstance(psnr, (int, float)) and isinstance(ssim, (int, float)) else "not measured")
+    stages = " · ".join(f"{_e(kind)} {_duration(sec)}" for kind, sec in summary.get("stage_seconds", {}).items())
+    cards = [("Photos", _e(photos)), ("Final file", _e(final_text)), ("Held-out quality", _e(quality)),
+             ("Time", f"{_duration(summary.get('total_seconds'))} <small>({stages})</small>" if stages
+              else _duration(summary.get("total_seconds")))]
+    out = ["<section id='summary'><h2>Summary</h2><dl class='cards'>"]
+    out += [f"<div class='card'><dt>{label}</dt><dd>{value}</dd></div>" for label, value in cards]
+    out.append("</dl>")
+    look = summary.get("look_at") or []
+    if look:
+        items = "".join(f"<li><a href='#{_e(item.get('section', ''))}'>{_e(item.get('text'))}</a></li>"
+                        for item in look)
+        out.append(f"<div class='look'><b>What to look at:</b><ul>{items}</ul></div>")
+    else:
+        out.append("<p class='fine'>Nothing stands out: every photo registered, the GPS fit and the held-out "
+                   "quality are within the usual range.</p>")
+    if final:
+        out.append(f"<p class='view3d'>See it in 3D: <code>splatkit view {_e(report.get('out_dir'))}</code> "
+                   "(opens this page with the viewer below).</p>")
+        out.append(VIEWER_PLACEHOLDER)
+    out.append("</section>")
+    return out
+
+
+def _num(value: Any, digits: int = 2) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "-"
+
+
+def _sfm_html(report: dict[str, Any]) -> list[str]:
+    sfm = report.get("sfm")
+    if not isinstance(sfm, dict) or not sfm:
+        return ["<p>Not available.</p>"]
+    quality = sfm.get("quality") if isinstance(sfm.get("quality"), dict) else {}
+    geo = sfm.get("georeference") if isinstance(sfm.get("georeference"), dict) else {}
+    lines = []
+    given, registered = quality.get("images_given"), quality.get("images_registered")
+    if isinstance(given, int) and isinstance(registered, int):
+        lines.append(f"{registered} of {given} photos registered"
+                     + (f"; not registered: {', '.join(map(str, quality.get('unregistered') or []))}"
+                        if registered < given else "") + ".")
+    if isinstance(quality.get("points"), int):
+        track = quality.get("mean_track_length")
+        lines.append(f"{quality['points']:,} sparse points"
+                     + (f", each seen in {track:.1f} photos on average" if isinstance(track, (int, float)) else "")
+                     + ".")
+    reproj = quality.get("reprojection_error_px") if isinstance(quality.get("reprojection_error_px"), dict) else {}
+    if reproj:
+        lines.append(f"Reprojection error (how far each point lands from where it was seen): median "
+                     f"{_num(reproj.get('median'))} px, mean {_num(reproj.get('mean'))} px, 95 % below "
+                     f"{_num(reproj.get('p95'))} px, worst {_num(reproj.get('max'))} px.")
+    if geo:
+        if geo.get("applied"):
+            residual = geo.get("residual_m") if isinstance(geo.get("residual_m"), dict) else {}
+            ref = geo.get("reference") if isinstance(geo.get("reference"), dict) else {}
+            lines.append(f"Georeferenced from {geo.get('inliers', '-')} of {geo.get('images_with_gps', '-')} GPS "
+                         f"fixes: the cameras sit {_num(residual.get('median'))} m (median) and at most "
+                         f"{_num(residual.get('max'))} m from their GPS positions"
+                         + (f"; scale {_num((geo.get('similarity') or {}).get('scale'), 3)} GPS metres per model unit"
+                            if isinstance(geo.get("similarity"), dict) else "") + ".")
+            if ref:
+                lines.append(f"Model origin: {_num(ref.get('lat'), 6)}°, {_num(ref.get('lon'), 6)}°, "
+                             f"{_num(ref.get('alt'), 1)} m; the model is in East-North-Up metres around it.")
+        else:
+            lines.append("Not georeferenced" + (f": {geo.get('reason') or geo.get('why')}"
+                                                if geo.get("reason") or geo.get("why") else "") + ".")
+    timings = sfm.get("timings_s") if isinstance(sfm.get("timings_s"), dict) else {}
+    if timings:
+        lines.append("Time: " + ", ".join(f"{_e(k)} {_duration(v)}" for k, v in timings.items()) + ".")
+    out = ["<ul class='facts'>" + "".join(f"<li>{_e(line)}</li>" for line in lines) + "</ul>"]
+    cmap = report.get("camera_map")
+    if cmap:
+        out.append(f"<figure class='map'>{camera_map_svg(cmap)}<figcaption>Seen from above"
+                   + (" (north up)" if cmap.get("georeferenced") else " (along the least-spread axis of the cameras)")
+                   + f": {len(cmap.get('cameras', []))} cameras, {len(cmap.get('gps', []))} GPS fixes, "
+                   f"{min(cmap.get('points_total', 0), MAP_MAX_POINTS):,} of {cmap.get('points_total', 0):,} sparse "
+                   "points.</figcaption></figure>")
+    out.append(_per_image_html(sfm, cmap))
+    ordered = {**({"quality": sfm["quality"]} if isinstance(sfm.get("quality"), dict) else {}),
+               **{k: v for k, v in sfm.items() if k not in ("quality", "config")}}
+    out.append(f"<details><summary>All SfM figures (also in {REPORT_JSON})</summary>"
+               + _kv_table(_flatten(ordered)) + "</details>")
+    return out
+
+
+def _per_image_html(sfm: dict[str, Any], cmap: dict[str, Any] | None) -> str:
+    quality = sfm.get("quality") if isinstance(sfm.get("quality"), dict) else {}
+    geo = sfm.get("georeference") if isinstance(sfm.get("georeference"), dict) else {}
+    residuals = geo.get("per_image_residual_m") if isinstance(geo.get("per_image_residual_m"), dict) else {}
+    outliers = set(map(str, geo.get("outliers") or []))
+    registered = [c["name"] for c in (cmap or {}).get("cameras", [])] or sorted(residuals)
+    unregistered = [str(n) for n in quality.get("unregistered") or []]
+    if not registered and not unregistered:
+        return ""
+    rows = [f"<tr><td>{_e(n)}</td><td class='ok'>registered</td><td>{_num(residuals.get(n))}</td>"
+            f"<td>{'outlier' if n in outliers else ''}</td></tr>" for n in registered]
+    rows += [f"<tr><td>{_e(n)}</td><td class='failed'>not registered</td><td>-</td><td></td></tr>"
+             for n in unregistered]
+    return (f"<details id='per-image'><summary>Per-image details ({len(registered) + len(unregistered)} photos)"
+            "</summary><table><tr><th>photo</th><th>status</th><th>GPS residual (m)</th><th>GPS</th></tr>"
+            + "".join(rows) + "</table></details>")
+
+
+def _training_settings(train: dict[str, Any]) -> list[str]:
+    """The newer training keys in words (only those present)."""
+    lines = []
+    if train.get("quality"):
+        lines.append(f"Quality preset: {train['quality']}"
+                     + (f" ({train['quality_reason']})" if train.get("quality_reason") else "") + ".")
+    size = train.get("resolution")
+    if isinstance(size, (list, tuple)) and len(size) == 2:
+        lines.append(f"Training images: {size[0]} x {size[1]} px"
+                     + (f" ({train['resolution_reason']})" if train.get("resolution_reason") else "") + ".")
+    elif train.get("resolution_reason"):
+        lines.append(f"Training image size: {train['resolution_reason']}.")
+    budget = train.get("budget_seconds")
+    if isinstance(budget, (int, float)):
+        used = train.get("train_seconds")
+        lines.append(f"Time budget: {_duration(budget)}"
+                     + (f", {_duration(used)} used" if isinstance(used, (int, float)) else "")
+                     + (f"; stopped by {train['stop_reason']}" if train.get("stop_reason") else "") + ".")
+    elif train.get("stop_reason"):
+        lines.append(f"Stopped by: {train['stop_reason']}.")
+    if isinstance(train.get("planned_steps"), int):
+        lines.append(f"Planned steps: {train['planned_steps']:,}.")
+    return lines
+
+
 def render_html(report: dict[str, Any]) -> str:
     """One static page from the report dict (every value escaped)."""
     status = report["status"]
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>splatkit report</title>"
-             f"<style>{_STYLE}</style></head><body>",
+             f"<link rel='icon' href='data:,'><style>{_STYLE}</style></head><body>",
              "<h1>splatkit run report</h1>",
              f"<p>Status: <b class='{_e(status)}'>{_e(status)}</b>"
-             + (f" &mdash; {_e(report['error'])}" if report.get("error") else "") + "</p>"]
-    summary = {"source": report["source"], "output folder": report["out_dir"],
-               "final file": report.get("final_file") or "-", "total time (s)": report["total_seconds"]}
+             + (f" &mdash; {_e(report['error'])}" if report.get("error") else "")
+             + f" · source <code>{_e(report['source'])}</code> · output <code>{_e(report['out_dir'])}</code></p>"]
+    parts += _summary_html(report)
     comp = report.get("compression")
-    if comp:
-        summary["compressed size"] = _bytes(comp.get("bytes"))
-        summary["ratio vs trained PLY"] = f"{comp['ratio']}x" if comp.get("ratio") else "-"
-    parts.append(_kv_table(summary))
 
     parts.append("<h2 id='stages'>Stages</h2><table><tr><th>stage</th><th>status</th><th>time this run (s)</th>"
                  "<th>time when run (s)</th><th>why</th></tr>")
@@ -412,20 +868,17 @@ def render_html(report: dict[str, Any]) -> str:
     parts.append("</table>")
 
     parts.append("<h2 id='sfm'>Structure from Motion</h2>")
-    sfm = report.get("sfm")
-    if sfm:
-        # The quality numbers first (images registered, reprojection error, GPS residual).
-        ordered = {**({"quality": sfm["quality"]} if isinstance(sfm.get("quality"), dict) else {}),
-                   **{k: v for k, v in sfm.items() if k not in ("quality", "config")}}
-        parts.append(_kv_table(_flatten(ordered)))
-    else:
-        parts.append("<p>Not available.</p>")
+    parts += _sfm_html(report)
 
     parts.append("<h2 id='training'>Training</h2>")
     train = report.get("training")
     if train:
+        settings = _training_settings(train)
+        if settings:
+            parts.append("<ul class='facts'>" + "".join(f"<li>{_e(line)}</li>" for line in settings) + "</ul>")
         parts.append(f"<p><img src='{_e(train['curve_plot'])}' alt='training curve' width='640' height='320'></p>")
-        parts.append(_kv_table({k: v for k, v in train.items() if k not in ("curve", "heldout", "curve_plot")}))
+        parts.append(_kv_table({k: v for k, v in train.items()
+                                if k not in ("curve", "heldout", "curve_plot", *_TRAINING_SETTINGS)}))
         heldout = train["heldout"]
         parts.append("<h2 id='heldout'>Held-out views</h2>")
         if heldout.get("mean"):
