@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import enum
 import json
 import subprocess
 import sys
+from typing import Literal
 
 import pytest
 
@@ -105,3 +109,178 @@ def test_a_damaged_file_gets_its_formats_own_error_not_unknown_format(tmp_path, 
     err = capsys.readouterr().err
     assert "not a valid SPZ file" in err and "not a format splatkit knows" not in err
     assert not (tmp_path / "out.ply").exists()
+
+
+# ------------------------------------------------------------------------------------------------
+# Generated options explain themselves: help from the Config's documentation, choices listed
+
+
+def subparser(parser, *names: str):
+    """The (nested) subcommand parser ``names`` of ``parser``."""
+    for name in names:
+        parser = parser._subparsers._group_actions[0].choices[name]
+    return parser
+
+
+def builtin_backends() -> dict[str, list[str]]:
+    from splatkit.plugins import PluginManager
+
+    registry = PluginManager(load_entrypoints=False).stages
+    return {kind: registry.names(kind) for kind in ("sfm", "train", "compress")}
+
+
+def command_lines() -> list[list[str]]:
+    """Every command, and each stage command with each built-in backend (their flags differ)."""
+    backends = builtin_backends()
+    lines = [["run"], ["demo", "OUT"], ["info"], ["plugins"], ["decompress"], ["sagemaker", "run"],
+             ["sagemaker", "definition"], ["sagemaker", "status"], ["sagemaker", "logs"], ["sagemaker", "stop"]]
+    lines += [["run", "--sfm", s, "--train", t, "--compress", c]
+              for s, t, c in zip(backends["sfm"], backends["train"] * 3, backends["compress"])]
+    lines += [[kind, "--backend", name] for kind, names in backends.items() for name in names]
+    return lines
+
+
+@pytest.mark.parametrize("argv", command_lines(), ids=" ".join)
+def test_every_option_of_every_command_has_a_description(argv) -> None:
+    from splatkit.cli import build_parser
+
+    command = [a for a in argv if a in ("sagemaker", "run", "definition", "status", "logs", "stop")
+               ] if argv[0] == "sagemaker" else argv[:1]
+    parser = subparser(build_parser([*argv, "--help"]), *command)
+    missing = [a.option_strings or a.dest for a in parser._actions if not (a.help or "").strip()
+               or a.help == argparse.SUPPRESS]
+    assert not missing, f"`splatkit {' '.join(command)}` options without help: {missing}"
+    parser.format_help()  # a "%" in a Config's documentation must not break argparse's formatting
+
+
+def test_generated_flags_carry_the_config_documentation_and_choices() -> None:
+    from splatkit.cli import build_parser
+
+    parser = subparser(build_parser(["run", "--sfm", "pycolmap", "--compress", "sog", "--help"]), "run")
+    text = " ".join(parser.format_help().split())
+    assert "--sfm-matcher {auto,exhaustive,spatial,sequential} auto: exhaustive up to" in text
+    assert "--sfm-max-num-features INT SIFT features per image (default: 8192)" in text
+    assert "--compress-palette-size INT SH palette entries (1..65536)" in text  # int | None: INT, not VALUE
+
+
+def test_every_choice_flag_refuses_a_bad_value_with_argparses_message(capsys) -> None:
+    from splatkit.cli import build_parser, config_field_help
+    from splatkit.plugins import PluginManager
+
+    registry = PluginManager(load_entrypoints=False).stages
+    checked = 0
+    for kind, names in builtin_backends().items():
+        for name in names:
+            for field, doc in config_field_help(registry.get(kind, name).Config).items():
+                if not doc.choices:
+                    continue
+                flag = f"--{field.replace('_', '-')}"
+                argv = [kind, "IN", "OUT", "--backend", name, flag, "bogus"]
+                with pytest.raises(SystemExit) as excinfo:
+                    build_parser(argv).parse_args(argv)
+                assert excinfo.value.code == 2
+                err = capsys.readouterr().err
+                assert f"argument {flag}: invalid choice: 'bogus' (choose from " in err, err
+                assert f"'{doc.choices[0]}'" in err
+                checked += 1
+    assert checked >= 2  # sfm/pycolmap's matcher and camera_mode at least
+
+
+def undocumented_fields(config_cls) -> list[str]:
+    from splatkit.cli import config_field_help
+
+    return [name for name, doc in config_field_help(config_cls).items() if not doc.description]
+
+
+def builtin_configs() -> list:
+    from splatkit.plugins import PluginManager
+
+    registry = PluginManager(load_entrypoints=False).stages
+    configs = {registry.get(kind, name).Config for kind, names in builtin_backends().items() for name in names}
+    return sorted(configs, key=lambda c: c.__qualname__)
+
+
+@pytest.mark.parametrize("config_cls", builtin_configs(), ids=lambda c: c.__qualname__)
+def test_every_builtin_config_field_is_documented(config_cls) -> None:
+    import inspect
+
+    missing = undocumented_fields(config_cls)
+    assert not missing, (f"{inspect.getsourcefile(config_cls)}: {config_cls.__qualname__} does not document "
+                         f"{missing} (numpy Attributes section, or a #: comment above the field)")
+
+
+# ------------------------------------------------------------------------------------------------
+# config_field_help reads the documentation wherever the Config's author put it
+
+
+class Matcher(enum.Enum):
+    FAST = "fast"
+    SLOW = "slow"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DocumentedConfig:
+    """Options of a test stage.
+
+    Some prose first, naming ``mode`` without documenting it.
+
+    Attributes
+    ----------
+    mode : {"a", "b"}
+        How it works. A second sentence that the help leaves out.
+    low, high : int
+        Bounds in ``px``, see :func:`~splatkit.io.ply.read_ply` (50 % of the width).
+    lo_angle, hi_angle
+        Thresholds without a type.
+
+    Notes
+    -----
+    unrelated : str
+        Not a field section.
+    """
+
+    mode: str = "a"
+    low: int = 0
+    high: int = 10
+    lo_angle: float = 1.0
+    hi_angle: float = 2.0
+    #: Commented above,
+    #: over two lines.
+    above: int = 3
+    trailing: float = 0.5  # Commented after.
+    pragma_only: int = 1  # noqa: E501
+    literal: str = "x"
+    """Documented by a string below."""
+    kind: Literal["p", "q"] | None = None
+    matcher: Matcher = Matcher.FAST
+    unrelated: str = ""
+
+
+def test_config_field_help_reads_numpy_sections_comments_and_annotations() -> None:
+    from splatkit.cli import config_field_help
+
+    docs = config_field_help(DocumentedConfig)
+    assert list(docs) == [f.name for f in dataclasses.fields(DocumentedConfig)]
+    assert docs["mode"].description == "How it works" and docs["mode"].choices == ("a", "b")
+    assert docs["low"].description == docs["high"].description == "Bounds in px, see read_ply (50 % of the width)"
+    assert docs["lo_angle"].description == docs["hi_angle"].description == "Thresholds without a type"
+    assert docs["above"].description == "Commented above, over two lines"
+    assert docs["trailing"].description == "Commented after"
+    assert docs["literal"].description == "Documented by a string below"
+    assert docs["kind"].choices == ("p", "q", "none") and docs["matcher"].choices == ("fast", "slow")
+    assert undocumented_fields(DocumentedConfig) == ["pragma_only", "kind", "matcher", "unrelated"]
+
+
+def test_generated_flags_of_a_plugin_config_parse_and_format(capsys) -> None:
+    from splatkit.cli import _add_config_flags
+
+    parser = argparse.ArgumentParser(prog="x")
+    _add_config_flags(parser, DocumentedConfig, kind="train", prefix="", title="test options")
+    text = parser.format_help()  # the "%" in a description is escaped for argparse
+    assert "(50 % of the width)" in text and "not documented in tests.test_cli.DocumentedConfig" in text
+    args = parser.parse_args(["--mode", "b", "--kind", "none", "--matcher", "slow", "--low", "4"])
+    assert vars(args) == {"stage_option:train:mode": "b", "stage_option:train:kind": "none",
+                          "stage_option:train:matcher": "slow", "stage_option:train:low": "4"}
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--mode", "c"])
+    assert "argument --mode: invalid choice: 'c' (choose from 'a', 'b')" in capsys.readouterr().err

@@ -7,15 +7,22 @@ line on stderr and exit with status 2; no traceback.
 Backend options are flags generated from the chosen backend's ``Config`` dataclass, so a
 plugin's options work like the built-ins': ``splatkit train SFM OUT --steps 2000`` and
 ``splatkit run PHOTOS OUT --train-steps 2000`` (or ``--set train.steps=2000``). The backend is
-found first (``--backend``, ``--sfm``/``--train``/``--compress`` or the ``--config`` file), then its
-flags are added; ``splatkit train --backend cpu --help`` lists the cpu backend's options.
+found first (``--backend``, ``--sfm``/``--train``/``--compress``, the ``--config`` file, or the
+suffix of ``splatkit compress``'s OUT), then its flags are added; ``splatkit train --backend cpu
+--help`` lists the cpu backend's options. Each flag's help and choices come from the field's own
+documentation (:func:`config_field_help`; docs/cli.md).
+
+``splatkit compress IN OUT.sog`` writes that file (the suffix picks the backend), ``OUT/`` the stage
+folder; ``decompress`` follows the same rule (:func:`output_file_format`).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,7 +31,8 @@ from typing import Any
 from splatkit.errors import InputError, SplatkitError
 from splatkit.stages import AUTO_BACKEND, STAGE_KINDS
 
-__all__ = ["main", "describe_path", "build_parser"]
+__all__ = ["main", "describe_path", "build_parser", "FieldHelp", "config_field_help",
+           "output_file_format", "read_splats"]
 
 logger = logging.getLogger("splatkit.cli")
 
@@ -131,6 +139,183 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------------
+# Option help, read from the Config dataclasses' own documentation
+
+#: Docstring sections that document a Config's fields (numpy style).
+_FIELD_SECTIONS = frozenset({"attributes", "parameters", "other parameters"})
+#: Trailing comments that are tool pragmas, not documentation.
+_PRAGMAS = ("noqa", "type:", "pragma", "fmt:")
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldHelp:
+    """What the command line says about one Config field.
+
+    Attributes
+    ----------
+    description : str
+        One line from the field's documentation; ``""`` when the Config does not document it.
+    choices : tuple[str, ...] or None
+        The values the field accepts, from a ``Literal``/``Enum`` annotation or a numpy
+        ``name : {"a", "b"}`` type; None when any value of its type goes.
+    """
+
+    description: str
+    choices: tuple[str, ...] | None = None
+
+
+def config_field_help(config_cls: type) -> dict[str, FieldHelp]:
+    """One :class:`FieldHelp` per field of the dataclass ``config_cls``, in field order.
+
+    The documentation is read where the Config's author wrote it, first found wins: the class
+    docstring's numpy ``Attributes``/``Parameters`` section (``a, b : int`` documents both), a
+    ``#:`` comment above the field, a comment after it on its line, or a string literal below it.
+    Only the class and its source file are read; nothing is imported.
+    """
+    from_docstring = _numpy_field_docs(config_cls.__doc__ or "")
+    from_source: dict[str, str] | None = None
+    hints = _type_hints(config_cls)
+    out: dict[str, FieldHelp] = {}
+    for f in dataclasses.fields(config_cls):
+        type_text, text = from_docstring.get(f.name, ("", ""))
+        if not text:
+            if from_source is None:
+                from_source = _source_field_docs(config_cls)
+            text = from_source.get(f.name, "")
+        choices = _choices_from_hint(hints.get(f.name)) or _choices_from_type_text(type_text)
+        if choices is not None and f.default is None and "none" not in choices:
+            choices = (*choices, "none")  # an optional choice field takes "none" like other optional options
+        out[f.name] = FieldHelp(description=_one_line(text), choices=choices)
+    return out
+
+
+def _numpy_field_docs(doc: str) -> dict[str, tuple[str, str]]:
+    """Field name -> (type text, description) from the numpy field sections of ``doc``."""
+    import inspect
+    import re
+
+    lines = inspect.cleandoc(doc).splitlines()
+    out: dict[str, tuple[str, str]] = {}
+    in_section = False
+    names: list[str] = []
+    type_text = ""
+    body: list[str] = []
+
+    def flush() -> None:
+        for name in names:
+            out.setdefault(name, (type_text, "\n".join(body).strip()))
+        names.clear()
+        body.clear()
+
+    for i, line in enumerate(lines):
+        below = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        if line.strip() and len(below) >= 3 and set(below) == {"-"}:      # a section title
+            flush()
+            in_section = line.strip().lower() in _FIELD_SECTIONS
+            continue
+        if not in_section or (len(line.strip()) >= 3 and set(line.strip()) == {"-"}):
+            continue
+        header = re.fullmatch(r"([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*(?::\s*(.*))?", line)
+        if header and not line[:1].isspace():
+            flush()
+            names[:] = [n.strip() for n in header.group(1).split(",")]
+            type_text = (header.group(2) or "").strip()
+        elif names:
+            body.append(line.strip())
+    flush()
+    return out
+
+
+def _source_field_docs(config_cls: type) -> dict[str, str]:
+    """Field name -> description from the class source: ``#:`` comments above a field, a
+    comment after it, or a string literal below it. Empty when the source cannot be read."""
+    import ast
+    import inspect
+    import io
+    import textwrap
+    import tokenize
+
+    try:
+        source = textwrap.dedent(inspect.getsource(config_cls))
+        tree = ast.parse(source)
+        comments = {tok.start[0]: (tok.start[1], tok.string) for tok in
+                    tokenize.generate_tokens(io.StringIO(source).readline) if tok.type == tokenize.COMMENT}
+    except (OSError, TypeError, SyntaxError, tokenize.TokenError):
+        return {}
+    if not tree.body or not isinstance(tree.body[0], ast.ClassDef):
+        return {}
+    lines = source.splitlines()
+    body = tree.body[0].body
+    out: dict[str, str] = {}
+    for i, node in enumerate(body):
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
+            continue
+        above: list[str] = []
+        row = node.lineno - 1
+        while row >= 1 and lines[row - 1].strip().startswith("#:"):
+            above.insert(0, lines[row - 1].strip()[2:].strip())
+            row -= 1
+        col, trailing = comments.get(node.end_lineno or node.lineno, (-1, ""))
+        trailing = trailing.lstrip("#").strip() if col > node.col_offset else ""
+        after = body[i + 1] if i + 1 < len(body) else None
+        literal = (after.value.value if isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+                   and isinstance(after.value.value, str) else "")
+        if above:
+            out[node.target.id] = " ".join(above)
+        elif trailing and not trailing.startswith(_PRAGMAS):
+            out[node.target.id] = trailing
+        elif literal:
+            out[node.target.id] = inspect.cleandoc(literal)
+    return out
+
+
+def _type_hints(config_cls: type) -> dict[str, Any]:
+    import typing
+
+    try:
+        return typing.get_type_hints(config_cls)
+    except Exception:  # an annotation that does not resolve here (a TYPE_CHECKING import): no choices from it
+        return {}
+
+
+def _choices_from_hint(hint: Any) -> tuple[str, ...] | None:
+    """The values of a ``Literal[...]`` or ``Enum`` annotation (also inside ``X | None``)."""
+    import enum
+    import typing
+
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return tuple(str(member.value) for member in hint)
+    if typing.get_origin(hint) is typing.Literal:
+        return tuple(str(value) for value in typing.get_args(hint))
+    for arg in typing.get_args(hint):  # Optional[Literal[...]], Literal[...] | None
+        if arg is not type(None):
+            found = _choices_from_hint(arg)
+            if found:
+                return found
+    return None
+
+
+def _choices_from_type_text(type_text: str) -> tuple[str, ...] | None:
+    """``{"auto", "exhaustive"}`` (numpy's way of writing the accepted values) -> ``("auto", "exhaustive")``."""
+    if not type_text.startswith("{") or "}" not in type_text:
+        return None
+    values = tuple(v.strip().strip("'\"") for v in type_text[1:type_text.index("}")].split(","))
+    return values if all(values) else None
+
+
+def _one_line(text: str) -> str:
+    """The first sentence of the first paragraph of ``text``, without reStructuredText markup."""
+    import re
+
+    paragraph = " ".join(text.strip().split("\n\n")[0].split())
+    paragraph = re.sub(r":\w+:`~?([^`<]*?)\s*(?:<[^>]*>)?`", lambda m: m.group(1).rsplit(".", 1)[-1]
+                       if m.group(0).count("~") else m.group(1), paragraph)
+    paragraph = re.sub(r"`{1,2}([^`]*)`{1,2}", r"\1", paragraph)
+    first = re.split(r"(?<=[.!?])\s+(?=[A-Z0-9])", paragraph, maxsplit=1)[0]
+    return first.rstrip(".")
+
+
+# ------------------------------------------------------------------------------------------------
 # Backend option flags, generated from Config dataclasses
 
 
@@ -140,24 +325,44 @@ def _flag_name(prefix: str, field_name: str) -> str:
 
 def _add_config_flags(parser: argparse.ArgumentParser, config_cls: type, *, kind: str, prefix: str,
                       title: str) -> None:
-    """One flag per field of ``config_cls``; values stay strings until the Config converts them."""
-    import dataclasses
+    """One flag per field of ``config_cls``, with its documentation as help and its choices.
 
+    Values stay strings until the Config converts them (``--set`` and TOML take the same path);
+    only the choices are checked here, so a bad choice gets argparse's usage message.
+    """
     group = parser.add_argument_group(title)
     taken = set(parser._option_string_actions)  # fixed flags win; the option stays reachable by --set
+    docs = config_field_help(config_cls)
+    hints = _type_hints(config_cls)
     for f in dataclasses.fields(config_cls):
         flag = _flag_name(prefix, f.name)
         if flag in taken:
             continue
         default = f.default if f.default is not dataclasses.MISSING else None
         dest = f"{_OPTION_DEST}{kind}:{f.name}"
+        doc = docs[f.name]
+        described = doc.description or f"not documented in {config_cls.__module__}.{config_cls.__qualname__}"
+        # argparse %-formats help strings: a literal "%" in the documentation must not be read as one.
+        shown = "none" if default is None else getattr(default, "value", default)  # an Enum's value, as typed
+        help_text = f"{described} (default: {shown})".replace("%", "%%")
         if isinstance(default, bool):
             group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
-                               help=f"(default: {default})")
+                               help=help_text)
+        elif doc.choices:
+            group.add_argument(flag, dest=dest, choices=doc.choices, default=argparse.SUPPRESS, help=help_text)
         else:
-            kind_name = type(default).__name__.upper() if default is not None else "VALUE"
-            group.add_argument(flag, dest=dest, metavar=kind_name, default=argparse.SUPPRESS,
-                               help=f"(default: {default if default is not None else 'none'})")
+            group.add_argument(flag, dest=dest, metavar=_metavar(hints.get(f.name), default),
+                               default=argparse.SUPPRESS, help=help_text)
+
+
+def _metavar(hint: Any, default: Any) -> str:
+    """``INT`` for ``int`` and ``int | None`` fields (the annotation, else the default's type)."""
+    import typing
+
+    scalars = [a for a in (hint, *typing.get_args(hint)) if a in (int, float, str)]
+    if scalars:
+        return scalars[0].__name__.upper()
+    return type(default).__name__.upper() if default is not None else "VALUE"
 
 
 def _collect_options(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -198,6 +403,9 @@ def _prescan(argv: Sequence[str]) -> tuple[str | None, argparse.Namespace]:
     pre = argparse.ArgumentParser(add_help=False)
     for flag in ("--backend", "--sfm", "--train", "--compress", "--config"):
         pre.add_argument(flag)
+    if command in STAGE_KINDS:  # the output path: `compress IN OUT.spz` runs the spz backend
+        for name in ("command", "input", "out"):
+            pre.add_argument(name, nargs="?")
     known, _ = pre.parse_known_args(list(argv))
     return command, known
 
@@ -205,6 +413,13 @@ def _prescan(argv: Sequence[str]) -> tuple[str | None, argparse.Namespace]:
 def _backends_for_flags(command: str | None, pre: argparse.Namespace) -> dict[str, str | None]:
     from splatkit.pipeline.config import DEFAULT_BACKENDS
 
+    if command == "compress" and not pre.backend and pre.out:
+        from splatkit.plugins import get_plugin_manager
+
+        pm = get_plugin_manager()
+        file_format = output_file_format(pre.out, pm.formats)
+        if file_format is not None and file_format.name in pm.stages.names("compress"):
+            return {command: file_format.name}
     if command in STAGE_KINDS:
         return {command: pre.backend or AUTO_BACKEND}
     if command in ("run", "demo", "sagemaker run", "sagemaker definition"):
@@ -250,7 +465,6 @@ def _pipeline_options(args: argparse.Namespace) -> Any:
 
 def _with_demo_preset(options: Any) -> Any:
     """Put the demo's stage options under the user's, for backends whose Config has those fields."""
-    import dataclasses
 
     from splatkit.demo import DEMO_STAGE_OPTIONS
     from splatkit.pipeline.config import PipelineOptions
@@ -406,13 +620,12 @@ def _cmd_stage(args: argparse.Namespace) -> int:
     if kind == "sfm":
         check_photo_source(source)
     pm = get_plugin_manager()
-    resolved = resolve_stage(kind, backend or AUTO_BACKEND, values, pm.stages)
     if kind == "compress":
-        from splatkit.io.ply import read_ply
-
-        stage_input: Any = read_ply(source)
-    else:
-        stage_input = source
+        file_format = output_file_format(args.out, pm.formats)
+        if file_format is not None:
+            return _compress_to_file(args, backend, values, source, out, file_format)
+    resolved = resolve_stage(kind, backend or AUTO_BACKEND, values, pm.stages)
+    stage_input: Any = read_splats(source) if kind == "compress" else source
     prepare_out_dir(out.parent)
     progress = _progress(args)
     outcome = run_stage(resolved, stage_input, out, input_digest=input_digest_of_path(source),
@@ -423,15 +636,33 @@ def _cmd_stage(args: argparse.Namespace) -> int:
     return 0
 
 
-def _no_progress(update: Any) -> None:
-    """Progress callback for --quiet."""
+def output_file_format(out: str, formats: Any) -> type | None:
+    """The splat format that ``out`` names as one file (``OUT.sog``, ``OUT.spz``, ``OUT.ply``), or None
+    when ``out`` is a folder: it ends with ``/``, is an existing folder, or has no splat suffix.
+
+    Like splat-transform, a file output is chosen by its suffix; a folder keeps the stage layout
+    (the stage's files and ``manifest.json``, resumable).
+    """
+    path = Path(out)
+    if out.endswith(("/", os.sep)) or path.is_dir():
+        return None
+    suffix = path.suffix.lower()
+    for cls in formats:
+        if suffix and cls.holds == "splats" and suffix in cls.suffixes:
+            return cls
+    return None
 
 
-def _cmd_decompress(args: argparse.Namespace) -> int:
-    from splatkit.io.ply import write_ply
+def read_splats(source: Path) -> Any:
+    """The GaussianCloud in a splat file of any registered format (detected, else by its suffix).
+
+    Raises
+    ------
+    InputError
+        A missing path, a file no splat format reads, or the reader's own error for a damaged file.
+    """
     from splatkit.plugins import get_plugin_manager
 
-    source, out = Path(args.input), Path(args.out)
     if not source.exists():
         raise InputError("no such file or folder", path=source)
     formats = get_plugin_manager().formats
@@ -439,12 +670,76 @@ def _cmd_decompress(args: argparse.Namespace) -> int:
     if found is None:
         raise InputError(f"not a splat file splatkit can decode: expected {_format_list(formats, 'splats')}",
                          path=source)
-    cloud = found().decode(source)
+    return found().decode(source)
+
+
+def _compress_to_file(args: argparse.Namespace, backend: str | None, values: dict[str, Any], source: Path,
+                      out: Path, file_format: type) -> int:
+    """``splatkit compress IN OUT.sog``: run the stage in a scratch folder beside OUT, then rename its file
+    to OUT (atomic: OUT is the old file or the whole new one, never a partial one)."""
+    import tempfile
+
+    from splatkit.pipeline.runner import input_digest_of_path, prepare_out_dir, resolve_stage, run_stage
+    from splatkit.plugins import get_plugin_manager
+
+    pm = get_plugin_manager()
+    suffix = out.suffix.lower()
+    fix = f"name the backend with --backend, or pass a folder ({out.with_suffix('')}/) for the stage layout"
+    if backend in (None, "", AUTO_BACKEND):
+        if file_format.name not in pm.stages.names("compress"):
+            raise InputError(f"no compress backend is named after the {file_format.name} format that writes "
+                             f"{suffix} files; {fix}", path=out)
+        backend = file_format.name
+    elif backend in pm.formats.names("splats") and suffix not in pm.formats.get(backend).suffixes:
+        raise InputError(f"--backend {backend} writes {', '.join(pm.formats.get(backend).suffixes)} files, not "
+                         f"{suffix}; use --backend {file_format.name} or name the output "
+                         f"{out.with_suffix(pm.formats.get(backend).suffixes[0]).name}", path=out)
+    resolved = resolve_stage("compress", backend, values, pm.stages)
+    cloud = read_splats(source)
+    prepare_out_dir(out.parent)
+    progress = _progress(args)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as scratch:
+        outcome = run_stage(resolved, cloud, Path(scratch) / "stage", input_digest=input_digest_of_path(source),
+                            plugin_manager=pm, progress=progress if progress is not None else _no_progress)
+        written = outcome.primary_file
+        if written is None or not written.is_file() or written.suffix.lower() != suffix:
+            what = "no file" if written is None else written.name + ("/ (a folder)" if written.is_dir() else "")
+            raise InputError(f"compress/{backend} wrote {what}, not a {suffix} file; {fix}", path=out)
+        os.replace(written, out)
+    print(f"compress/{backend}: {outcome.status}")
+    print(f"output: {out}")
+    return 0
+
+
+def _no_progress(update: Any) -> None:
+    """Progress callback for --quiet."""
+
+
+def _cmd_decompress(args: argparse.Namespace) -> int:
+    """``OUT.ply`` (or any suffix of a format that writes): that file; ``OUT/``: ``OUT/<IN name>.ply``."""
+    from splatkit.pipeline.runner import prepare_out_dir
+    from splatkit.plugins import get_plugin_manager
+
+    source, out = Path(args.input), Path(args.out)
+    formats = get_plugin_manager().formats
+    if not source.exists():
+        raise InputError("no such file or folder", path=source)
+    file_format = output_file_format(args.out, formats)
+    if file_format is None:
+        file_format, target = formats.get("ply"), prepare_out_dir(out) / f"{source.stem or source.name}.ply"
+    elif not file_format.can_write():
+        writable = [s for name in formats.names("splats") if formats.get(name).can_write()
+                    for s in formats.get(name).suffixes]
+        raise InputError(f"splatkit decompress writes {', '.join(writable)} files; a {out.suffix} file is written "
+                         f"by `splatkit compress IN.ply OUT{out.suffix}`", path=out)
+    else:
+        target = out
+    cloud = read_splats(source)
     try:
-        write_ply(cloud, out)
+        written = file_format().write(cloud, target)
     except PermissionError as e:
-        raise InputError(f"cannot write here ({e.strerror}); choose another output path", path=out) from e
-    print(f"{out}: {len(cloud)} Gaussians, SH degree {cloud.sh_degree}")
+        raise InputError(f"cannot write here ({e.strerror}); choose another output path", path=target) from e
+    print(f"{written}: {len(cloud)} Gaussians, SH degree {cloud.sh_degree}")
     return 0
 
 
@@ -511,16 +806,20 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                 "folder or .zip of photos (or an OpenSfM dataset folder for --backend opensfm)"),
         "train": ("SfM folder -> trained Gaussians (point_cloud.ply, metrics.json)", "SFM_DIR",
                   "SfM output folder (images/ + sparse/0)"),
-        "compress": ("3DGS PLY -> compressed splats (scene.sog; --backend spz, ply)", "IN.ply",
-                     "trained 3DGS PLY file"),
+        "compress": ("3DGS PLY -> compressed splats: OUT.sog, OUT.spz, OUT.ply, or a stage folder OUT/", "IN",
+                     "trained 3DGS PLY (or any splat file splatkit reads)"),
     }
+    out_help = {"compress": "OUT.sog, OUT.spz, OUT.ply: that file (written atomically; the suffix picks the backend); "
+                            "OUT/ (a folder, or no splat suffix): the stage folder with manifest.json"}
     default = f"{AUTO_BACKEND}: the best registered backend that can run here"
     for kind, (text, metavar, in_help) in stage_help.items():
         p = sub.add_parser(kind, help=text, allow_abbrev=False,
                            epilog=f"Options of the chosen backend are flags (`splatkit {kind} --backend NAME --help`).")
         p.add_argument("input", metavar=metavar, help=in_help)
-        p.add_argument("out", metavar="OUT", help="output folder (written atomically, with manifest.json)")
-        p.add_argument("--backend", metavar="NAME", help=f"backend (default: {default}; `splatkit plugins` lists them)")
+        p.add_argument("out", metavar="OUT", help=out_help.get(kind, "output folder (written atomically, with "
+                                                                       "manifest.json)"))
+        p.add_argument("--backend", metavar="NAME", help=f"backend (default: {default}" + (
+            "; for a file OUT, its suffix's" if kind == "compress" else "") + "; `splatkit plugins` lists them)")
         p.add_argument("--set", action="append", metavar="OPTION=VALUE", help="set one option (repeatable)")
         cls = _stage_class_or_none(kind, flag_backends.get(kind)) if command == kind else None
         if cls is not None:
@@ -531,7 +830,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("decompress", help="a splat file (.sog, .spz, a plugin's format) -> 3DGS PLY")
     p.add_argument("input", metavar="IN", help="splat file or folder (its format is detected)")
-    p.add_argument("out", metavar="OUT.ply", help="PLY file to write")
+    p.add_argument("out", metavar="OUT", help="file to write, its format from the suffix (OUT.ply, OUT.spz); a "
+                                              "folder (OUT/, or no splat suffix) gets OUT/<IN name>.ply")
     p.set_defaults(func=_cmd_decompress)
     return parser
 

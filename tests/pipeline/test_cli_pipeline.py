@@ -175,15 +175,26 @@ def test_compress_sog_and_decompress_round_trip(photos, tmp_path, cli_manager, c
     assert abs(decoded.means.mean(axis=0) - original.means.mean(axis=0)).max() < 0.05
 
 
-@pytest.mark.parametrize("flags, message", [(["--order", "bogus"], "order must be one of"),
-                                            (["--palette-size", "0"], "palette_size must be in")])
-def test_compress_bad_option_fails_before_any_output(flags, message, tmp_path, capsys) -> None:
+def exit_status(argv: list[str]) -> int:
+    """``main(argv)``'s status, also when argparse refuses the command line (SystemExit)."""
+    try:
+        return main(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+
+
+# A bad choice is refused by argparse when the Config documents the choices, else by the Config.
+@pytest.mark.parametrize("flags, messages", [(["--order", "bogus"], ("order must be one of", "invalid choice")),
+                                             (["--palette-size", "0"], ("palette_size must be in",))])
+def test_compress_bad_option_fails_before_any_output(flags, messages, tmp_path, capsys) -> None:
     from splatkit.io.ply import write_ply
     from tests.compress.synthetic import synthetic_cloud
 
     ply = write_ply(synthetic_cloud(200, 1), tmp_path / "in.ply")
-    assert main(["compress", str(ply), str(tmp_path / "out"), "--backend", "sog", *flags]) == 2
-    assert message in capsys.readouterr().err
+    for out in ("out", "out.sog"):
+        assert exit_status(["compress", str(ply), str(tmp_path / out), "--backend", "sog", *flags]) == 2
+        err = capsys.readouterr().err
+        assert any(message in err for message in messages), err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.ply"]          # no OUT, no OUT.partial
 
 
@@ -218,7 +229,7 @@ def test_unwritable_output_under_a_file(photos, tmp_path) -> None:
 
 
 @pytest.mark.parametrize("argv", [["run", "--help"], ["train", "--backend", "cpu", "--help"],
-                                  ["compress", "--help"]])
+                                  ["compress", "--help"], ["compress", "in.ply", "out.spz", "--help"]])
 def test_command_help_with_generated_flags_imports_no_heavy_package(argv) -> None:
     code = (
         "import sys\n"
@@ -231,3 +242,109 @@ def test_command_help_with_generated_flags_imports_no_heavy_package(argv) -> Non
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+# ------------------------------------------------------------------------------------------------
+# compress/decompress: OUT.<suffix> is that file (as splat-transform writes it), OUT/ the stage folder
+
+
+@pytest.fixture
+def small_ply(tmp_path: Path) -> Path:
+    from splatkit.io.ply import write_ply
+    from tests.compress.synthetic import synthetic_cloud
+
+    return write_ply(synthetic_cloud(300, 1, seed=3), tmp_path / "in.ply")
+
+
+def names_in(folder: Path) -> list[str]:
+    """Everything in ``folder``, hidden scratch included: an atomic write leaves nothing behind."""
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("suffix, backend", [(".spz", "spz"), (".ply", "ply")])
+def test_compress_to_a_file_named_by_its_suffix(small_ply, tmp_path, capsys, suffix, backend) -> None:
+    from splatkit.plugins import get_plugin_manager
+
+    out = tmp_path / f"c{suffix}"
+    assert main(["-q", "compress", str(small_ply), str(out)]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"compress/{backend}: ran", f"output: {out}"]
+    assert names_in(tmp_path) == sorted(["in.ply", out.name])          # a file, no stage folder, no scratch
+    assert get_plugin_manager().formats.detect(out).name == backend
+    assert len(get_plugin_manager().formats.get(backend)().decode(out)) == 300
+
+
+def test_compress_to_a_folder_keeps_the_stage_layout(small_ply, tmp_path, capsys) -> None:
+    for out in (tmp_path / "plain", tmp_path / "dotted.v2"):             # no splat suffix: a folder
+        assert main(["-q", "compress", str(small_ply), str(out), "--backend", "spz"]) == 0
+        assert (out / "manifest.json").is_file() and (out / "scene.spz").is_file()
+    slash = f"{tmp_path / 'slash.spz'}/"                                  # a trailing slash: a folder too
+    assert main(["-q", "compress", str(small_ply), slash, "--backend", "spz"]) == 0
+    assert (tmp_path / "slash.spz" / "manifest.json").is_file()
+
+
+def test_the_output_suffix_chooses_the_backend_and_its_flags(small_ply, tmp_path, capsys) -> None:
+    from splatkit.io.spz import read_spz_header
+
+    out = tmp_path / "v2.spz"
+    assert main(["-q", "compress", str(small_ply), str(out), "--version", "2", "--sh-rest-bits", "3"]) == 0
+    assert read_spz_header(out).version == 2
+
+
+def test_a_backend_that_writes_another_suffix_is_refused_before_any_work(small_ply, tmp_path, capsys) -> None:
+    assert main(["compress", str(small_ply), str(tmp_path / "c.sog"), "--backend", "spz"]) == 2
+    err = capsys.readouterr().err
+    assert "--backend spz writes .spz files, not .sog" in err and "c.spz" in err
+    assert names_in(tmp_path) == ["in.ply"]
+
+
+def test_a_failed_compress_leaves_the_old_file_and_no_scratch(small_ply, tmp_path, capsys, monkeypatch) -> None:
+    from splatkit.compress.spz_backend import SpzCompressor
+    from splatkit.errors import StageError
+
+    out = tmp_path / "c.spz"
+    out.write_bytes(b"the previous result")
+
+    def fail_midway(self, input, config, workdir, progress=None):
+        (Path(workdir) / "scene.spz").write_bytes(b"half a file")
+        raise StageError("disk trouble", stage="compress/spz", source="test")
+
+    monkeypatch.setattr(SpzCompressor, "run", fail_midway)
+    assert main(["-q", "compress", str(small_ply), str(out)]) == 2
+    assert "disk trouble" in capsys.readouterr().err
+    assert out.read_bytes() == b"the previous result"
+    assert names_in(tmp_path) == ["c.spz", "in.ply"]
+
+
+def test_decompress_writes_the_named_file_or_into_a_folder(small_ply, tmp_path, capsys) -> None:
+    from splatkit.io.ply import read_ply
+    from splatkit.io.spz import read_spz
+
+    spz = tmp_path / "c.spz"
+    assert main(["-q", "compress", str(small_ply), str(spz)]) == 0
+    assert main(["decompress", str(spz), str(tmp_path / "back.ply")]) == 0
+    assert len(read_ply(tmp_path / "back.ply")) == 300
+    assert main(["decompress", str(spz), str(tmp_path / "again.spz")]) == 0   # any format that writes
+    assert len(read_spz(tmp_path / "again.spz")) == 300
+    assert main(["decompress", str(spz), str(tmp_path / "folder")]) == 0
+    assert names_in(tmp_path / "folder") == ["c.ply"]
+    capsys.readouterr()
+    assert main(["decompress", str(spz), str(tmp_path / "x.sog")]) == 2
+    assert "a .sog file is written by `splatkit compress IN.ply OUT.sog`" in capsys.readouterr().err
+    assert not (tmp_path / "x.sog").exists()
+
+
+def test_compress_to_a_sog_file_that_splat_transform_reads(small_ply, tmp_path, capsys) -> None:
+    from splatkit.compress.sog_backend import SogCompressor
+    from tests.conftest import find_splat_transform, run_splat_transform
+
+    if not SogCompressor.is_available():
+        pytest.skip("sog backend unavailable")
+    out = tmp_path / "c.sog"
+    assert main(["-q", "compress", str(small_ply), str(out), "--no-verify", "--quality-views", "0"]) == 0
+    assert names_in(tmp_path) == ["c.sog", "in.ply"]
+    assert zipfile.is_zipfile(out)
+    exe = find_splat_transform()
+    if exe is None:
+        pytest.skip("splat-transform not installed (set SPLATKIT_SPLAT_TRANSFORM)")
+    run_splat_transform(exe, str(out), str(tmp_path / "back.ply"))
+    assert len(read_ply(tmp_path / "back.ply")) == 300
