@@ -184,8 +184,9 @@ def test_a_folder_the_user_made_is_never_deleted(photos, tmp_path, manager) -> N
     assert (out / "sfm" / "my_notes.txt").read_text() == "precious"
 
 
-def test_output_folder_inside_the_photo_folder_does_not_change_the_input_digest(photos, manager) -> None:
+def test_output_folder_inside_the_photo_folder_is_refused_before_anything_is_written(photos, manager) -> None:
+    # It used to be excluded from the digest, but the SfM reader still took its PNGs for photos.
     out = photos / "out"
-    run_fake(photos, out, manager)
-    result = run_fake(photos, out, manager)
-    assert statuses(result) == {"sfm": "skipped", "train": "skipped", "compress": "skipped"}
+    with pytest.raises(InputError, match="inside the photo folder"):
+        run_fake(photos, out, manager)
+    assert not out.exists()

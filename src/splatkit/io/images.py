@@ -4,7 +4,10 @@ Policy (documented choices)
 ---------------------------
 - A folder is read recursively; image names are paths relative to it with ``/`` separators,
   sorted. A ``.zip`` is first extracted safely (:mod:`splatkit.io.safe_zip`) to ``extract_to``
-  (or a new temporary folder the caller then owns) and read from there.
+  or to a new temporary folder, and read from there. The temporary folder lives as long as the
+  records that point into it may be used: until the end of the :func:`extracting_under` block
+  that chose where it goes (the pipeline puts it in the output folder's scratch, so even a
+  killed run leaves nothing in the system's temporary folder), else until the process exits.
 - Archiver junk and hidden files (``__MACOSX/``, ``._*``, ``.*``, Thumbs.db, desktop.ini) are
   skipped silently. Other files that are not photos (by suffix: .jpg .jpeg .png .tif .tiff .webp)
   are skipped with one logged warning that names them.
@@ -18,12 +21,16 @@ Policy (documented choices)
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import contextvars
 import logging
 import os
 import shutil
 import struct
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -43,6 +50,7 @@ __all__ = [
     "describe_image_set",
     "is_image_source",
     "info",
+    "extracting_under",
 ]
 
 logger = logging.getLogger(__name__)
@@ -60,6 +68,44 @@ _LISTED_IN_MESSAGES = 10
 # plugins); anything else is a bug and propagates.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error,
                   Image.DecompressionBombError)
+
+
+# Where read_image_set puts a ZIP's extraction when no extract_to is given (None: the temp dir).
+_extraction_parent: contextvars.ContextVar[Path | None] = contextvars.ContextVar("splatkit_extraction_parent",
+                                                                                 default=None)
+# Extractions made in the system's temporary folder, removed when the interpreter exits.
+_made_in_tempdir: list[Path] = []
+
+
+@contextlib.contextmanager
+def extracting_under(folder: str | Path) -> Iterator[Path]:
+    """Put the ZIP extractions :func:`read_image_set` makes in this block in ``folder``.
+
+    ``folder`` must exist; whoever made it removes it (and the extractions with it) when the
+    block ends. The pipeline passes a scratch folder it removes after the stage, and again at the
+    next run when a kill prevented that.
+    """
+    folder = Path(folder)
+    token = _extraction_parent.set(folder)
+    try:
+        yield folder
+    finally:
+        _extraction_parent.reset(token)
+
+
+def _new_extraction_root() -> Path:
+    parent = _extraction_parent.get()
+    root = Path(tempfile.mkdtemp(prefix="splatkit-images-", dir=parent))
+    if parent is None:
+        if not _made_in_tempdir:
+            atexit.register(_remove_tempdir_extractions)
+        _made_in_tempdir.append(root)
+    return root
+
+
+def _remove_tempdir_extractions() -> None:
+    while _made_in_tempdir:
+        shutil.rmtree(_made_in_tempdir.pop(), ignore_errors=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +132,9 @@ def read_image_set(
     extract_to
         For a ZIP: the folder to extract into. It is created atomically; an existing one is
         replaced only if a previous extraction made it. None extracts into a new temporary
-        folder, which is left in place for the returned records to point at.
+        folder, which is left in place for the returned records to point at: under the folder of
+        the enclosing :func:`extracting_under` block, else in the system's temporary folder,
+        removed when the process exits.
     limits
         Bounds on the ZIP's member count and uncompressed size.
     min_images
@@ -114,8 +162,8 @@ def read_image_set(
                          "of them", path=source_path)
     if extract_to is not None:
         return _read_zip(source_path, Path(extract_to), limits, min_images)
-    # The temporary folder belongs to the caller once records point into it; on failure it is ours to remove.
-    root = Path(tempfile.mkdtemp(prefix="splatkit-images-"))
+    # The records point into the folder, so it outlives this call; on failure it is ours to remove now.
+    root = _new_extraction_root()
     try:
         return _read_zip(source_path, root, limits, min_images)
     except BaseException:

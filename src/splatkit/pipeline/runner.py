@@ -10,6 +10,15 @@ only, a changed training option re-runs training and compression, and new photos
 
 A partial folder is reused only by an attempt with the same input and options (recorded in its
 ``attempt.json``); otherwise it is wiped first, so stale checkpoints never leak into a new run.
+
+One run per output folder: a run holds ``OUT/.splatkit.lock`` (:mod:`splatkit.pipeline.lock`)
+from start to end, so no run ever wipes or promotes another live run's folders. Holding it, a
+run first removes the scratch a killed run left in ``OUT`` (``.<stage>.partial.<what>.*``
+folders, half-written temporary files; see :func:`remove_stale_scratch`). A stage's scratch,
+including a photo ZIP's extraction, lives in ``OUT/.<stage>.partial.scratch.*`` and is removed
+when the stage ends, whether it succeeded or failed. The output folder and the photo source may
+not overlap (:func:`check_out_dir_apart`): splatkit would read its own images as photos, or
+miss that photos were deleted.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -27,8 +37,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from splatkit.errors import BackendUnavailableError, InputError
+from splatkit.io.atomic import atomic_temp_target, is_atomic_temp_name
 from splatkit.pipeline import events_log
 from splatkit.pipeline import manifest as mf
+from splatkit.pipeline.lock import out_dir_lock
 from splatkit.pipeline.executors import Executor, LocalExecutor
 from splatkit.pipeline.config import (
     AUTO,
@@ -50,6 +62,8 @@ __all__ = [
     "resolve_stage",
     "resolve_stages",
     "prepare_out_dir",
+    "check_out_dir_apart",
+    "remove_stale_scratch",
     "check_photo_source",
     "input_digest_of_path",
 ]
@@ -61,6 +75,12 @@ PARTIAL_SUFFIX = ".partial"
 #: Folders a stage needs only while it runs; removed before the folder is finalised. Training
 #: checkpoints hold the parameters and both Adam moments: several times the final PLY.
 SCRATCH_AFTER_SUCCESS: dict[str, tuple[str, ...]] = {"train": ("checkpoints",)}
+#: A stage's scratch beside its partial folder: ``.<stage>.partial.<what>.<random>``, made by the
+#: pipeline (``scratch``) and by backends (``pycolmap``, ``undistort``: ``mkdtemp`` beside their
+#: workdir). Only a run holding the folder's lock removes them.
+_STAGE_SCRATCH = re.compile(r"^\.(?P<stage>[^/]+)\.partial\.[A-Za-z0-9_-]+\.[a-z0-9_]{8}$")
+#: Top-level entries of OUT that the pipeline writes (or deletes); a source inside one is refused.
+_RUN_ENTRIES = ("events.jsonl", "report.json", "report.html", "report_files")
 
 
 @dataclass(frozen=True)
@@ -190,17 +210,121 @@ def resolve_stages(options: PipelineOptions, registry: Any, *, require_available
 def prepare_out_dir(out_dir: Path) -> Path:
     """Create ``out_dir`` and prove it writable; :class:`InputError` with the fix otherwise."""
     out_dir = Path(out_dir)
+    if out_dir.is_symlink() and not out_dir.exists():
+        raise InputError(f"is a symbolic link to {os.readlink(out_dir)}, which does not exist; create that "
+                         "folder or pass another output folder", path=out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError("the output path exists and is not a folder; pass a folder", path=out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".splatkit-write-test.", dir=out_dir)
+        fd, probe = tempfile.mkstemp(prefix=".splatkit-write-test.tmp.", dir=out_dir)
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
         raise InputError(f"the output folder is not writable ({e.strerror or e}); choose another folder or "
                          "fix its permissions", path=out_dir) from e
     return out_dir
+
+
+def check_out_dir_apart(source: str | Path, out_dir: str | Path, *, what: str = "output folder",
+                        owned: tuple[str, ...] | None = None) -> None:
+    """Refuse an output folder that overlaps the photo source (symbolic links resolved).
+
+    An output folder inside the photo folder makes the next run read splatkit's own images
+    (undistorted photos, evaluation renders) as photos; one equal to it keeps every stage "up to
+    date" after photos are deleted. A source inside the output folder is refused where the run
+    writes or deletes: in a stage folder, its partial folder, the report files or a dot-entry.
+    Elsewhere in ``OUT`` it is allowed (``splatkit demo`` keeps its photos in ``OUT/photos``).
+
+    Parameters
+    ----------
+    source
+        The photo folder or ZIP (or a stage's input path).
+    out_dir
+        The output folder (need not exist yet).
+    what
+        How the message names ``out_dir``.
+    owned
+        Top-level names in ``out_dir`` the run writes or deletes; None: the pipeline's; ``()``:
+        all of it (a stage folder is replaced as a whole).
+
+    Raises
+    ------
+    InputError
+        One line naming both paths and the fix.
+    """
+    src = Path(source).resolve()
+    out = Path(out_dir).resolve()
+    if owned is None:
+        owned = tuple(STAGE_ORDER) + tuple(k + PARTIAL_SUFFIX for k in STAGE_ORDER) + _RUN_ENTRIES
+    if out == src:
+        raise InputError(f"the {what} is the photo source {src}: splatkit would read its own outputs as photos "
+                         f"and miss deleted ones; pass an {what} outside {src}", path=out_dir)
+    if src.is_dir() and out.is_relative_to(src):
+        raise InputError(f"the {what} is inside the photo folder {src}: a later run would read splatkit's own "
+                         f"images as photos; pass an {what} outside {src}", path=out_dir)
+    if src.is_relative_to(out):
+        top = src.relative_to(out).parts[0]
+        if not owned or top in owned or top.startswith("."):
+            raise InputError(f"the photo source is inside the {what} {out}, in {top}, which splatkit writes "
+                             f"and deletes; move the photos out of {out} or pass another {what}", path=source)
+
+
+def remove_stale_scratch(folder: str | Path, *, names: tuple[str, ...] | None = None) -> list[Path]:
+    """Remove the scratch a killed run left directly in ``folder``; only call it holding its lock.
+
+    Removed: stage scratch folders (``.<stage>.partial.<what>.<random>``) and the temporary
+    siblings of atomic writes and folder swaps (:func:`splatkit.io.atomic.is_atomic_temp_name`).
+    Anything else, a user's file included, is left alone.
+
+    Parameters
+    ----------
+    folder
+        The output folder (or a stage folder's parent).
+    names
+        Only scratch of these entries (``"train"`` covers ``.train.partial.*`` and
+        ``.train.tmp.*``); None: every entry's.
+
+    Returns
+    -------
+    list of Path
+        What was removed.
+    """
+    folder = Path(folder)
+    removed: list[Path] = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _STAGE_SCRATCH.match(entry.name)
+        owner = match.group("stage") if match is not None else atomic_temp_target(entry.name)
+        if owner is None:
+            continue
+        if names is not None and owner not in names and owner.removesuffix(PARTIAL_SUFFIX) not in names:
+            continue
+        _remove(entry)
+        removed.append(entry)
+    if removed:
+        logger.info("removed %d leftover(s) of an interrupted run in %s: %s", len(removed), folder,
+                    ", ".join(p.name for p in removed))
+    return removed
+
+
+def _remove_atomic_temps(folder: Path) -> None:
+    """Remove half-written temporary files anywhere under a partial folder that is resumed."""
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in [*filenames, *dirnames]:
+            if is_atomic_temp_name(name):
+                _remove(Path(dirpath) / name)
+        dirnames[:] = [d for d in dirnames if not is_atomic_temp_name(d)]
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def check_photo_source(source: Path) -> None:
@@ -274,6 +398,7 @@ def _prepare_partial(partial: Path, attempt: dict[str, Any]) -> bool:
         except (OSError, ValueError):
             previous = None
         if previous == attempt:
+            _remove_atomic_temps(partial)
             return True
         logger.info("removing %s: left by an attempt with other inputs or options", partial)
         shutil.rmtree(partial)
@@ -291,6 +416,7 @@ def run_stage(
     plugin_manager: Any,
     progress: ProgressCallback = no_progress,
     executor: Executor | None = None,
+    wait: bool = False,
 ) -> StageOutcome:
     """Run one stage into ``stage_dir`` atomically, or skip it when its manifest is up to date.
 
@@ -300,9 +426,29 @@ def run_stage(
     The stage works in ``<stage_dir>.partial/``; on success the pipeline removes its scratch
     folders, writes ``manifest.json`` last and renames the folder to ``stage_dir``. On failure
     the partial folder stays for a later identical attempt to resume, ``stage_dir`` is absent,
-    the ``splatkit_stage_failed`` event fires and the error propagates.
+    the ``splatkit_stage_failed`` event fires and the error propagates. Either way the stage's
+    scratch folder (``.<stage>.partial.scratch.*`` beside it, where a photo ZIP is extracted) is
+    removed.
+
+    The lock of ``stage_dir``'s parent folder is held throughout (:mod:`splatkit.pipeline.lock`;
+    :func:`run` already holds it); ``wait`` queues behind another holder instead of raising
+    :class:`~splatkit.pipeline.lock.OutputFolderBusyError`. A path ``input`` may not overlap
+    ``stage_dir`` (:func:`check_out_dir_apart`).
     """
     stage_dir = Path(stage_dir)
+    if isinstance(input, (str, os.PathLike)):
+        check_out_dir_apart(input, stage_dir, what="stage folder", owned=())
+        check_out_dir_apart(input, _partial_dir(stage_dir), what="stage folder", owned=())
+    stage_dir.parent.mkdir(parents=True, exist_ok=True)
+    with out_dir_lock(stage_dir.parent, wait=wait):
+        # Leftovers of a killed attempt at this stage; a no-op inside run(), which cleaned OUT.
+        remove_stale_scratch(stage_dir.parent, names=(stage_dir.name,))
+        return _run_stage_locked(resolved, input, stage_dir, input_digest=input_digest,
+                                 plugin_manager=plugin_manager, progress=progress, executor=executor)
+
+
+def _run_stage_locked(resolved: ResolvedStage, input: Any, stage_dir: Path, *, input_digest: str,
+                      plugin_manager: Any, progress: ProgressCallback, executor: Executor | None) -> StageOutcome:
     kind, backend = resolved.kind, resolved.backend
     qualified = f"{kind}/{backend}"
     cfg_digest = mf.config_digest(backend, resolved.config)
@@ -339,12 +485,17 @@ def run_stage(
     config_dict = config_to_dict(resolved.config)
     plugin_manager.stage_started(stage=qualified, config=config_dict, workdir=str(partial))
     start = time.perf_counter()
+    scratch = Path(tempfile.mkdtemp(prefix=f".{partial.name}.scratch.", dir=stage_dir.parent))
     try:
-        result = executor.execute(resolved, input, partial, progress)
+        from splatkit.io.images import extracting_under
+
+        with extracting_under(scratch):
+            result = executor.execute(resolved, input, partial, progress)
     except BaseException as e:
         plugin_manager.stage_failed(stage=qualified, error=e, seconds=time.perf_counter() - start)
         raise
     finally:
+        shutil.rmtree(scratch, ignore_errors=True)
         close = getattr(progress, "close", None)
         if callable(close):
             close()
@@ -416,6 +567,7 @@ def run(
     plugin_manager: Any = None,
     report: bool = True,
     executor: Executor | None = None,
+    wait: bool = False,
 ) -> RunResult:
     """Photos -> SfM -> training -> compression, resuming what is already done in ``out_dir``.
 
@@ -441,6 +593,9 @@ def run(
         Write ``report.json`` and ``report.html`` (also after a failure).
     executor
         Where each stage runs (default: in this process, :class:`~splatkit.pipeline.executors.LocalExecutor`).
+    wait
+        When another run holds ``out_dir``, wait for it to end (then resume or skip what it did)
+        instead of raising :class:`~splatkit.pipeline.lock.OutputFolderBusyError`.
 
     Returns
     -------
@@ -449,7 +604,10 @@ def run(
     Raises
     ------
     InputError
-        Missing source, an empty ZIP or one without photos, an unwritable ``out_dir``.
+        Missing source, an empty ZIP or one without photos, an unwritable ``out_dir``, an
+        ``out_dir`` that overlaps the source.
+    OutputFolderBusyError
+        Another process runs on ``out_dir`` (an :class:`InputError` naming its pid), unless ``wait``.
     PluginError, BackendUnavailableError, ContractError
         Unknown or unavailable backend, bad option.
     StageError and others
@@ -465,12 +623,20 @@ def run(
     if chosen:
         options = options.merged(PipelineOptions(backends=chosen, options={}))
     check_photo_source(source)
+    check_out_dir_apart(source, out_dir)
     executor = executor if executor is not None else LocalExecutor()
     # An executor that takes paths runs stages elsewhere: choose for that machine, not this one.
     resolved = resolve_stages(options, pm.stages, runs_here=not executor.wants_paths)
     prepare_out_dir(out_dir)
     _ensure_events_plugin(pm)
+    with out_dir_lock(out_dir, wait=wait):
+        remove_stale_scratch(out_dir)
+        return _run_locked(source, out_dir, resolved, pm, progress=progress, report=report, executor=executor)
 
+
+def _run_locked(source: Path, out_dir: Path, resolved: list[ResolvedStage], pm: Any, *,
+                progress: ProgressCallback | None, report: bool, executor: Executor) -> RunResult:
+    """:func:`run` once the output folder's lock is held."""
     started = time.perf_counter()
     outcomes: list[StageOutcome] = []
     progress_cb = progress or no_progress
