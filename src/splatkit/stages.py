@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,11 @@ __all__ = [
     "Stage",
     "config_from_mapping",
     "config_to_dict",
+    "OptionRange",
+    "RANGE_METADATA_KEY",
+    "ranged",
+    "option_range",
+    "check_config_ranges",
 ]
 
 StageKind = Literal["sfm", "train", "compress"]
@@ -184,6 +190,83 @@ class Stage:
         return f"{cls.kind}/{cls.name}"
 
 
+#: Key of a Config field's ``metadata`` holding its :class:`OptionRange` (set by :func:`ranged`).
+RANGE_METADATA_KEY = "splatkit_range"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptionRange:
+    """The allowed interval of a numeric option: any of ``ge`` (>=), ``gt`` (>), ``le`` (<=), ``lt`` (<).
+
+    None values are not checked (an optional option's None means "not set"); NaN is never in range.
+    """
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+
+    def describe(self) -> str:
+        """``">= 1"``, ``"> 0 and <= 1"``."""
+        parts = [f"{op} {bound:g}" if isinstance(bound, float) else f"{op} {bound}"
+                 for op, bound in ((">=", self.ge), (">", self.gt), ("<=", self.le), ("<", self.lt))
+                 if bound is not None]
+        return " and ".join(parts) or "any number"
+
+    def contains(self, value: Any) -> bool:
+        """True when ``value`` is None, or a real number (not a bool) inside the interval."""
+        if value is None:
+            return True
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if isinstance(value, float) and math.isnan(value):
+            return False
+        return ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
+                and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt))
+
+
+def ranged(default: Any, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
+           lt: float | None = None) -> Any:
+    """A Config field with ``default`` whose values must lie in a range, checked by :func:`config_from_mapping`.
+
+    Example::
+
+        @dataclass(frozen=True, kw_only=True)
+        class Config:
+            curve_every: int = ranged(50, ge=1)       # 0 would divide by zero
+            prune_opa: float = ranged(0.005, ge=0, lt=1)
+    """
+    return field(default=default, metadata={RANGE_METADATA_KEY: OptionRange(ge=ge, gt=gt, le=le, lt=lt)})
+
+
+def option_range(f: dataclasses.Field) -> OptionRange | None:
+    """The :class:`OptionRange` a Config field declares, or None."""
+    found = f.metadata.get(RANGE_METADATA_KEY)
+    return found if isinstance(found, OptionRange) else None
+
+
+def check_config_ranges(config: Any, *, where: str = "") -> None:
+    """Check every ranged field of a config dataclass instance (call it from ``__post_init__`` too).
+
+    Raises
+    ------
+    ContractError
+        Naming ``Config.field``, the range and the value.
+    """
+    for f in dataclasses.fields(config):
+        _check_range(type(config), f, getattr(config, f.name), where)
+
+
+def _check_range(config_cls: type, f: dataclasses.Field, value: Any, where: str) -> None:
+    allowed = option_range(f)
+    if allowed is None or allowed.contains(value):
+        return
+    prefix = f"{where}: " if where else ""
+    name = f"{config_cls.__qualname__}.{f.name}"
+    raise ContractError(f"{prefix}option {f.name} must be {allowed.describe()}, got {value!r} ({name})",
+                        field=name, expected=allowed.describe(), actual=value)
+
+
 def config_to_dict(config: Any) -> dict[str, Any]:
     """A flat config dataclass as a JSON-able dict."""
     return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
@@ -201,7 +284,8 @@ def config_from_mapping(config_cls: type, values: Mapping[str, Any], *, where: s
     Raises
     ------
     ContractError
-        An unknown option (listing the known ones), a value of the wrong type, or a missing
+        An unknown option (listing the known ones), a value of the wrong type, a value outside
+        the range its field declares (:func:`ranged`), NaN for a float option, or a missing
         required option.
     """
     fields = {f.name: f for f in dataclasses.fields(config_cls)}
@@ -220,6 +304,8 @@ def config_from_mapping(config_cls: type, values: Mapping[str, Any], *, where: s
     for key, value in values.items():
         kind = _scalar_kind(hints.get(key), fields[key])
         kwargs[key] = value if kind is None or value is None else _coerce(value, kind, f"{prefix}{key}")
+        # before the constructor: a value out of range must not reach code that divides by it
+        _check_range(config_cls, fields[key], kwargs[key], where)
     try:
         return config_cls(**kwargs)
     except TypeError as e:  # a required option was not given
@@ -246,7 +332,8 @@ def _scalar_kind(hint: Any, f: dataclasses.Field) -> type | None:
 
 
 def _coerce(value: Any, kind: type, where: str) -> Any:
-    if isinstance(value, kind) and not (kind is not bool and isinstance(value, bool)):
+    if isinstance(value, kind) and not (kind is not bool and isinstance(value, bool)) and not (
+            kind is float and math.isnan(value)):
         return value
     try:
         if isinstance(value, bool) and kind in (int, float):
@@ -257,7 +344,10 @@ def _coerce(value: Any, kind: type, where: str) -> Any:
             raise ValueError(value)
         if kind is int and isinstance(value, float) and not value.is_integer():
             raise ValueError(value)
-        return kind(value)
+        converted = kind(value)
+        if kind is float and math.isnan(converted):
+            raise ValueError(value)   # NaN compares false with everything: no option means it
+        return converted
     except (TypeError, ValueError) as e:
         raise ContractError(f"{where}: expected {kind.__name__}, got {value!r}", field=where,
                             expected=kind.__name__, actual=value) from e

@@ -20,7 +20,7 @@ from splatkit.compress.inputs import cap_sh_degree, checked_input
 from splatkit.io.atomic import atomic_write_bytes
 from splatkit.io.ply import decode_ply, encode_ply
 from splatkit.plugins.spec import hookimpl
-from splatkit.stages import ProgressCallback, ProgressUpdate, Stage, StageResult, no_progress
+from splatkit.stages import ProgressCallback, ProgressUpdate, Stage, StageResult, no_progress, ranged
 
 __all__ = ["PLY_MEMBER", "PLY_BUNDLE_VERSION", "PlyCompressor", "decode_bundle"]
 
@@ -43,7 +43,7 @@ class PlyConfig:
         cloud's degree changes nothing (bands are never invented).
     """
 
-    sh_degree: int | None = None
+    sh_degree: int | None = ranged(None, ge=0, le=3)
 
     def __post_init__(self) -> None:
         value = self.sh_degree

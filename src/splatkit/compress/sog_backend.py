@@ -17,7 +17,8 @@ from splatkit.contracts import CompressedBundle, GaussianCloud
 from splatkit.errors import ContractError
 from splatkit.io import sog
 from splatkit.plugins.spec import hookimpl
-from splatkit.stages import ProgressCallback, ProgressUpdate, Stage, StageResult, config_to_dict, no_progress
+from splatkit.stages import (ProgressCallback, ProgressUpdate, Stage, StageResult, config_to_dict, no_progress,
+                             ranged)
 
 if TYPE_CHECKING:
     from splatkit.compress.sog_encoder import SogEncodeOptions
@@ -67,16 +68,16 @@ class SogConfig:
     """
 
     order: str = "morton"
-    sh_degree: int | None = None
-    palette_size: int | None = None
-    iterations: int = 10
-    seed: int = 0
+    sh_degree: int | None = ranged(None, ge=0, le=3)
+    palette_size: int | None = ranged(None, ge=1, le=sog.MAX_PALETTE_ENTRIES)
+    iterations: int = ranged(10, ge=0)
+    seed: int = ranged(0, ge=0)
     bundle: bool = True
     recentre: bool = True
-    webp_effort: int = sog.DEFAULT_WEBP_EFFORT
+    webp_effort: int = ranged(sog.DEFAULT_WEBP_EFFORT, ge=0, le=len(sog.WEBP_EFFORT_PRESETS) - 1)
     device: str = "auto"
     verify: bool = True
-    quality_views: int = 4
+    quality_views: int = ranged(4, ge=0)
 
     def __post_init__(self) -> None:
         self.encode_options()           # refuse bad options before any work or output folder

@@ -22,7 +22,8 @@ from splatkit.io import spz
 from splatkit.compress.inputs import cap_sh_degree, checked_input
 from splatkit.io.atomic import atomic_write_bytes
 from splatkit.plugins.spec import hookimpl
-from splatkit.stages import ProgressCallback, ProgressUpdate, Stage, StageResult, config_to_dict, no_progress
+from splatkit.stages import (ProgressCallback, ProgressUpdate, Stage, StageResult, config_to_dict, no_progress,
+                             ranged)
 
 __all__ = ["SPZ_MEMBER", "SpzCompressor", "SpzConfig", "splatkit_register_stages"]
 
@@ -61,10 +62,10 @@ class SpzConfig:
     """
 
     version: int = spz.SPZ_DEFAULT_VERSION
-    sh_degree: int | None = None
-    fractional_bits: int = 12
-    sh1_bits: int = 5
-    sh_rest_bits: int = 4
+    sh_degree: int | None = ranged(None, ge=0, le=3)
+    fractional_bits: int = ranged(12, ge=0, le=23)
+    sh1_bits: int = ranged(5, ge=1, le=8)
+    sh_rest_bits: int = ranged(4, ge=1, le=8)
     antialiased: bool = False
     verify: bool = True
 
