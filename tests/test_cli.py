@@ -129,27 +129,36 @@ def builtin_backends() -> dict[str, list[str]]:
     return {kind: registry.names(kind) for kind in ("sfm", "train", "compress")}
 
 
-def command_lines() -> list[list[str]]:
-    """Every command, and each stage command with each built-in backend (their flags differ)."""
+def command_paths(parser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every (nested) subcommand of ``parser``: ``("run",)``, ``("sagemaker", "logs")``, ..."""
+    if parser._subparsers is None:
+        return [prefix]
+    paths = [prefix]
+    for name, sub in parser._subparsers._group_actions[0].choices.items():
+        paths += command_paths(sub, (*prefix, name))
+    return paths
+
+
+def command_lines() -> list[tuple[tuple[str, ...], list[str]]]:
+    """(command, argv) for every command, and each stage command with each built-in backend (their flags differ)."""
+    from splatkit.cli import build_parser
+
     backends = builtin_backends()
-    lines = [["run"], ["demo", "OUT"], ["info"], ["plugins"], ["decompress"], ["sagemaker", "run"],
-             ["sagemaker", "definition"], ["sagemaker", "status"], ["sagemaker", "logs"], ["sagemaker", "stop"]]
-    lines += [["run", "--sfm", s, "--train", t, "--compress", c]
+    lines = [(path, list(path)) for path in command_paths(build_parser([]))]
+    lines += [(("run",), ["run", "--sfm", s, "--train", t, "--compress", c])
               for s, t, c in zip(backends["sfm"], backends["train"] * 3, backends["compress"])]
-    lines += [[kind, "--backend", name] for kind, names in backends.items() for name in names]
+    lines += [((kind,), [kind, "--backend", name]) for kind, names in backends.items() for name in names]
     return lines
 
 
-@pytest.mark.parametrize("argv", command_lines(), ids=" ".join)
-def test_every_option_of_every_command_has_a_description(argv) -> None:
+@pytest.mark.parametrize("command, argv", command_lines(), ids=lambda v: " ".join(v) or "splatkit")
+def test_every_option_of_every_command_has_a_description(command, argv) -> None:
     from splatkit.cli import build_parser
 
-    command = [a for a in argv if a in ("sagemaker", "run", "definition", "status", "logs", "stop")
-               ] if argv[0] == "sagemaker" else argv[:1]
     parser = subparser(build_parser([*argv, "--help"]), *command)
     missing = [a.option_strings or a.dest for a in parser._actions if not (a.help or "").strip()
                or a.help == argparse.SUPPRESS]
-    assert not missing, f"`splatkit {' '.join(command)}` options without help: {missing}"
+    assert not missing, f"`splatkit {' '.join(argv)} --help`: options without a description: {missing}"
     parser.format_help()  # a "%" in a Config's documentation must not break argparse's formatting
 
 

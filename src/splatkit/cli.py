@@ -754,7 +754,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"splatkit {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                help="one of these (`splatkit COMMAND --help` describes its options):")
 
     p = sub.add_parser("info", help="what a PLY, SOG, COLMAP model, OpenSfM folder or photo set holds")
     p.add_argument("path", help="file or folder to describe")
@@ -828,7 +829,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     _add_sagemaker_parser(sub, pipeline_flags, epilog, command)
 
-    p = sub.add_parser("decompress", help="a splat file (.sog, .spz, a plugin's format) -> 3DGS PLY")
+    p = sub.add_parser("decompress", help="a splat file (.sog, .spz, a plugin's format) -> OUT.ply (or OUT.spz), "
+                                          "or OUT/<IN name>.ply")
     p.add_argument("input", metavar="IN", help="splat file or folder (its format is detected)")
     p.add_argument("out", metavar="OUT", help="file to write, its format from the suffix (OUT.ply, OUT.spz); a "
                                               "folder (OUT/, or no splat suffix) gets OUT/<IN name>.ply")
@@ -842,7 +844,8 @@ def _add_sagemaker_parser(sub: Any, pipeline_flags: Any, epilog: str, command: s
                        description="Each stage runs as one SageMaker job, chained through S3 (docs/sagemaker.md). "
                                    "Needs `pip install 'splatkit[aws]'`, AWS credentials, an image in ECR and an "
                                    "execution role.")
-    sm = p.add_subparsers(dest="sagemaker_command", metavar="SUBCOMMAND", required=True)
+    sm = p.add_subparsers(dest="sagemaker_command", metavar="SUBCOMMAND", required=True,
+                          help="one of these (`splatkit sagemaker SUBCOMMAND --help` describes its options):")
 
     defaults: Mapping[str, str] = {}
     if command in ("sagemaker run", "sagemaker definition"):  # not for other commands: the import costs ~0.1 s
