@@ -121,3 +121,77 @@ def test_training_curve_svg_is_valid_xml_with_one_point_per_step() -> None:
 
 def test_training_curve_svg_without_points_says_so() -> None:
     assert "no training curve" in training_curve_svg([])
+
+
+def _sfm_report(*, given: int = 4, registered: int = 4, residual: float = 0.05, psnr: float = 26.0) -> dict:
+    names = [f"IMG_{i}.JPG" for i in range(given)]
+    return {
+        "status": "ok", "error": None, "final_file": "/out/compress/scene.sog", "final_bytes": 2_500_000,
+        "total_seconds": 95.0, "out_dir": "/out", "source": "/photos", "created": "now", "compression": None,
+        "stages": [{"kind": "sfm", "backend": "pycolmap", "status": "ran", "seconds": 20.0, "seconds_when_run": 20.0,
+                    "error": "", "reason": "", "note": ""},
+                   {"kind": "train", "backend": "cpu", "status": "skipped", "seconds": 0.0, "seconds_when_run": 70.0,
+                    "error": "", "reason": "", "note": ""}],
+        "sfm": {"quality": {"images_given": given, "images_registered": registered,
+                            "unregistered": names[registered:], "points": 1680, "mean_track_length": 5.1,
+                            "reprojection_error_px": {"mean": 0.22, "median": 0.13, "p95": 0.7, "max": 3.9}},
+                "georeference": {"applied": True, "inliers": registered, "images_with_gps": given,
+                                 "residual_m": {"median": residual, "max": 2 * residual}, "outliers": [],
+                                 "per_image_residual_m": {n: residual for n in names[:registered]}}},
+        "training": {"heldout": {"mean": {"psnr": psnr, "ssim": 0.8}, "views": [{"name": names[0]}]}},
+    }
+
+
+def test_the_summary_leads_and_says_what_to_look_at() -> None:
+    from splatkit.pipeline.report import render_html, run_summary
+
+    fine = run_summary(_sfm_report())
+    assert fine["look_at"] == []
+    assert (fine["photos_given"], fine["photos_registered"], fine["heldout_psnr"]) == (4, 4, 26.0)
+    assert fine["stage_seconds"] == {"sfm": 20.0, "train": 70.0}   # a skipped stage: the time it took when it ran
+    page = render_html({**_sfm_report(), "summary": fine})
+    assert page.index("id='summary'") < page.index("id='stages'") < page.index("id='sfm'")
+    assert "4 of 4 registered (100 %)" in page and "scene.sog, 2.4 MiB" in page
+    assert "PSNR 26.00 dB, SSIM 0.800" in page and "1 min 35 s" in page and "Nothing stands out" in page
+    assert '<div id="splatkit-viewer"></div>' in page and "splatkit view /out" in page
+
+    off = run_summary(_sfm_report(given=5, registered=3, residual=4.0, psnr=17.5))
+    texts = " | ".join(item["text"] for item in off["look_at"])
+    assert "2 of 5 photos did not register (IMG_3.JPG, IMG_4.JPG)" in texts
+    assert "Poor GPS fit: the cameras sit 4.0 m (median)" in texts
+    assert "Low held-out PSNR: 17.5 dB" in texts
+    assert {item["section"] for item in off["look_at"]} == {"sfm", "heldout"}
+    assert "What to look at" in render_html({**_sfm_report(), "summary": off})
+
+
+def test_the_camera_map_has_one_marker_per_camera_and_a_scale_bar_in_metres() -> None:
+    from splatkit.pipeline.report import camera_map_svg
+
+    cams = [{"name": f"c{i}", "x": 10.0 * i, "y": 5.0 * (i % 2)} for i in range(7)]
+    gps = [{"name": f"c{i}", "x": 10.0 * i + 0.05, "y": 5.0 * (i % 2), "residual_m": 0.05} for i in range(5)]
+    data = {"units": "m", "georeferenced": True, "cameras": cams, "gps": gps,
+            "points": [[float(x), float(y)] for x in range(0, 60, 7) for y in range(-3, 8, 3)], "points_total": 40}
+    root = ET.fromstring(camera_map_svg(data))
+    ns = "{http://www.w3.org/2000/svg}"
+    circles = root.findall(f".//{ns}circle")
+    assert sum(c.get("class") == "camera" for c in circles) == 7
+    assert sum(c.get("class") == "gps-fix" for c in circles) == 5
+    assert len([e for e in root.iter(f"{ns}line") if e.get("class") == "gps-residual"]) == 5
+    bar = next(g for g in root.iter(f"{ns}g") if g.get("class") == "scale-bar")
+    label = bar.find(f"{ns}text").text
+    assert label.endswith(" m") and float(label.split()[0]) in (1, 2, 5, 10, 20, 50)
+    assert any(g.get("class") == "north" for g in root.iter(f"{ns}g"))
+    # Centimetre residuals on a 60 m survey are drawn exaggerated, and the legend says by how much.
+    assert any("residual drawn x" in (t.text or "") for t in root.iter(f"{ns}text"))
+
+
+def test_the_demo_scene_report_has_a_camera_map_from_the_sfm_model(photos, tmp_path, manager) -> None:
+    out = tmp_path / "out"
+    run(photos, out, config=CONFIG, plugin_manager=manager)
+    report = json.loads((out / "report.json").read_text())
+    cmap = report["camera_map"]
+    assert len(cmap["cameras"]) == report["sfm"]["images_registered"] == 6
+    assert cmap["units"] == "model units" and not cmap["georeferenced"]
+    assert len(cmap["points"]) == cmap["points_total"] > 0
+    page = (out / "report.html").read_text()
+    assert page.count("class=\"camera\"") == 6

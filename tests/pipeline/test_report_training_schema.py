@@ -86,3 +86,26 @@ def test_a_report_outside_the_schema_is_named_and_left_out(tmp_path, caplog) -> 
     assert "curve[0].loss must be a number" in report["training_report_problem"]
     assert any("curve[0].loss" in r.getMessage() for r in caplog.records)
     assert "Not available: training report: curve[0].loss must be a number" in render_html(report)
+
+
+def test_newer_training_keys_are_shown_in_words_when_present(tmp_path) -> None:
+    train = {"steps": 3, "num_gaussians": 9, "final_loss": 0.25, "heldout": {"mean": {}, "views": []},
+             "curve": [{"step": 0, "loss": 0.5, "num_gaussians": 9}], "quality": "standard",
+             "quality_reason": "auto: 48 photos", "resolution": [590, 443],
+             "resolution_reason": "downscale 4: the long side above 1600 px", "budget_seconds": 600.0,
+             "train_seconds": 598.5, "stop_reason": "budget", "planned_steps": 7000}
+    report = _build(tmp_path, train)
+    section = report["training"]
+    assert (section["quality"], section["resolution"], section["budget_seconds"]) == ("standard", [590, 443], 600.0)
+    page = render_html(report)
+    assert "Quality preset: standard (auto: 48 photos)." in page
+    assert "Training images: 590 x 443 px (downscale 4: the long side above 1600 px)." in page
+    assert "Time budget: 10 min 0 s, 9 min 58 s used; stopped by budget." in page
+    assert "Planned steps: 7,000." in page
+
+
+def test_a_report_without_the_newer_keys_shows_none_of_them(tmp_path) -> None:
+    train = {"steps": 3, "num_gaussians": 9, "final_loss": 0.25, "heldout": {"mean": {}, "views": []},
+             "curve": [{"step": 0, "loss": 0.5, "num_gaussians": 9}]}
+    page = render_html(_build(tmp_path, train))
+    assert "Quality preset" not in page and "Time budget" not in page and "Training images" not in page

@@ -382,7 +382,9 @@ def camera_map_svg(data: dict[str, Any], *, width: int = 640, height: int = 480)
                f'<line x1="{bx + bar * scale:.1f}" y1="{by - 5}" x2="{bx + bar * scale:.1f}" y2="{by + 5}" '
                f'stroke="#222"/><text x="{bx + bar * scale / 2:.1f}" y="{by - 7}" text-anchor="middle">'
                f'{html.escape(label)}</text></g>')
-    legend = [("#1f5fa8", "camera"), ("#d9480f", "GPS fix" + (f" (residual x{_fmt(boost)})" if boost > 1 else ""))]
+    legend = [("#1f5fa8", "camera")]
+    if gps:
+        legend.append(("#d9480f", "GPS fix" + (f" (residual drawn x{_fmt(boost)})" if boost > 1 else "")))
     if pts:
         legend.append(("#9aa3ad", "sparse points"))
     lx = width - right - 8
@@ -549,7 +551,8 @@ def run_summary(report: dict[str, Any]) -> dict[str, Any]:
     geo = sfm.get("georeference") if isinstance(sfm.get("georeference"), dict) else {}
     train = report.get("training") or {}
     mean = (train.get("heldout") or {}).get("mean") or {}
-    given, registered = quality.get("images_given"), quality.get("images_registered")
+    given = quality.get("images_given", sfm.get("images_given"))
+    registered = quality.get("images_registered", sfm.get("images_registered"))
     look: list[dict[str, str]] = []
     if report.get("status") == "failed":
         look.append({"text": f"The run failed: {report.get('error')}", "section": "stages"})
@@ -708,12 +711,14 @@ def _summary_html(report: dict[str, Any]) -> list[str]:
     given, registered = summary.get("photos_given"), summary.get("photos_registered")
     if isinstance(given, int) and isinstance(registered, int) and given:
         photos = f"{registered} of {given} registered ({100 * registered / given:.0f} %)"
+    elif isinstance(registered, int):
+        photos = f"{registered} registered"
     else:
         photos = "-"
     final = summary.get("final_file")
     final_text = f"{Path(final).name}, {_bytes(summary.get('final_bytes'))}" if final else "none"
     comp = report.get("compression") or {}
-    if comp.get("ratio"):
+    if isinstance(comp.get("ratio"), (int, float)) and comp["ratio"] >= 1.05:
         final_text += f" ({comp['ratio']:.1f}x smaller than the trained PLY)"
     psnr, ssim = summary.get("heldout_psnr"), summary.get("heldout_ssim")
     quality = (f"PSNR {psnr:.2f} dB, SSIM {ssim:.3f} on {summary.get('heldout_views')} held-out photo(s)"
@@ -731,8 +736,8 @@ def _summary_html(report: dict[str, Any]) -> list[str]:
                         for item in look)
         out.append(f"<div class='look'><b>What to look at:</b><ul>{items}</ul></div>")
     else:
-        out.append("<p class='fine'>Nothing stands out: every photo registered, the GPS fit and the held-out "
-                   "quality are within the usual range.</p>")
+        out.append("<p class='fine'>Nothing stands out (photos registered, GPS fit, reprojection error, "
+                   "held-out quality).</p>")
     if final:
         out.append(f"<p class='view3d'>See it in 3D: <code>splatkit view {_e(report.get('out_dir'))}</code> "
                    "(opens this page with the viewer below).</p>")
@@ -876,15 +881,17 @@ def render_html(report: dict[str, Any]) -> str:
         settings = _training_settings(train)
         if settings:
             parts.append("<ul class='facts'>" + "".join(f"<li>{_e(line)}</li>" for line in settings) + "</ul>")
-        parts.append(f"<p><img src='{_e(train['curve_plot'])}' alt='training curve' width='640' height='320'></p>")
+        if train.get("curve_plot"):
+            parts.append(f"<p><img src='{_e(train['curve_plot'])}' alt='training curve' width='640' "
+                         "height='320'></p>")
         parts.append(_kv_table({k: v for k, v in train.items()
                                 if k not in ("curve", "heldout", "curve_plot", *_TRAINING_SETTINGS)}))
-        heldout = train["heldout"]
+        heldout = train.get("heldout") or {"mean": {}, "views": []}
         parts.append("<h2 id='heldout'>Held-out views</h2>")
         if heldout.get("mean"):
             parts.append(f"<p>Mean PSNR {_e(heldout['mean'].get('psnr'))} dB, "
                          f"SSIM {_e(heldout['mean'].get('ssim'))}</p>")
-        views = [v for v in heldout["views"] if v.get("render") or v.get("photo")]
+        views = [v for v in heldout.get("views", []) if v.get("render") or v.get("photo")]
         if views:
             parts.append("<div class='views'>")
             for v in views:
