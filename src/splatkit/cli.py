@@ -330,6 +330,8 @@ def _add_config_flags(parser: argparse.ArgumentParser, config_cls: type, *, kind
     Values stay strings until the Config converts them (``--set`` and TOML take the same path);
     only the choices are checked here, so a bad choice gets argparse's usage message.
     """
+    from splatkit.stages import option_range
+
     group = parser.add_argument_group(title)
     taken = set(parser._option_string_actions)  # fixed flags win; the option stays reachable by --set
     docs = config_field_help(config_cls)
@@ -344,7 +346,9 @@ def _add_config_flags(parser: argparse.ArgumentParser, config_cls: type, *, kind
         described = doc.description or f"not documented in {config_cls.__module__}.{config_cls.__qualname__}"
         # argparse %-formats help strings: a literal "%" in the documentation must not be read as one.
         shown = "none" if default is None else getattr(default, "value", default)  # an Enum's value, as typed
-        help_text = f"{described} (default: {shown})".replace("%", "%%")
+        allowed = option_range(f)
+        bounds = f"{allowed.describe()}; " if allowed is not None else ""
+        help_text = f"{described} ({bounds}default: {shown})".replace("%", "%%")
         if isinstance(default, bool):
             group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
                                help=help_text)
@@ -679,6 +683,7 @@ def _compress_to_file(args: argparse.Namespace, backend: str | None, values: dic
     to OUT (atomic: OUT is the old file or the whole new one, never a partial one)."""
     import tempfile
 
+    from splatkit.io.atomic import TEMP_MARKER
     from splatkit.pipeline.runner import input_digest_of_path, prepare_out_dir, resolve_stage, run_stage
     from splatkit.plugins import get_plugin_manager
 
@@ -698,7 +703,8 @@ def _compress_to_file(args: argparse.Namespace, backend: str | None, values: dic
     cloud = read_splats(source)
     prepare_out_dir(out.parent)
     progress = _progress(args)
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as scratch:
+    # A hidden temporary sibling named like io.atomic's, so it is recognised as one if a kill leaves it.
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}{TEMP_MARKER}", dir=out.parent) as scratch:
         outcome = run_stage(resolved, cloud, Path(scratch) / "stage", input_digest=input_digest_of_path(source),
                             plugin_manager=pm, progress=progress if progress is not None else _no_progress)
         written = outcome.primary_file
