@@ -7,7 +7,8 @@
 //    georeference (object or null), format}
 //
 // `broken` names a decode step to break on purpose (test-only query flag ?break=...):
-// "quat-order" reads quaternions as (x, y, z, w); "sh-palette" ignores the higher-order SH.
+// "quat-order" reads quaternions as (x, y, z, w); "sh-palette" ignores the higher-order SH;
+// "rgb-order" reads the colour channels as B, G, R.
 
 const SQRT2 = Math.SQRT2;
 const SH_REST = [0, 3, 8, 15];
@@ -163,7 +164,7 @@ async function decodeSog(gl, readMember, broken) {
       const s = mins[a] + span * (q / 65535);
       out.means[3 * k + a] = Math.sign(s) * Math.expm1(Math.abs(s)) + offset[a];
       out.scales[3 * k + a] = Math.exp(scalesCb[sc.pixels[p + a]]);
-      out.sh[k * nb * 3 + a] = sh0Cb[s0.pixels[p + a]];
+      out.sh[k * nb * 3 + a] = sh0Cb[s0.pixels[p + (broken === "rgb-order" ? 2 - a : a)]];
     }
     const alpha = Math.min(Math.max(s0.pixels[p + 3] / 255, 1e-6), 1 - 1e-6);
     out.opacities[k] = alpha;
@@ -277,7 +278,9 @@ function decodePly(buffer, broken) {
   };
   ["x", "y", "z"].forEach((name, a) => read(name).forEach((v, i) => { out.means[3 * i + a] = v; }));
   [0, 1, 2].forEach((a) => read(`scale_${a}`).forEach((v, i) => { out.scales[3 * i + a] = Math.exp(v); }));
-  [0, 1, 2].forEach((c) => read(`f_dc_${c}`).forEach((v, i) => { out.sh[i * nb * 3 + c] = v; }));
+  [0, 1, 2].forEach((c) => read(`f_dc_${broken === "rgb-order" ? 2 - c : c}`).forEach((v, i) => {
+    out.sh[i * nb * 3 + c] = v;
+  }));
   read("opacity").forEach((v, i) => { out.opacities[i] = 1 / (1 + Math.exp(-v)); });
   const rot = [0, 1, 2, 3].map((a) => read(`rot_${a}`));
   for (let i = 0; i < n; i++) setQuat(out.quats, i, [rot[0][i], rot[1][i], rot[2][i], rot[3][i]], broken);

@@ -6,7 +6,7 @@
 //   #viewmat=<12 numbers: rows of the 3x4 cam_from_world>&K=fx,fy,cx,cy&size=W,H
 // (splatkit/view/camera.py writes and reads the same). A canvas of another size keeps the
 // vertical field of view. Query flags: ?hud=0 hides the panel, ?bg=rrggbb sets the background,
-// ?break=quat-order|sh-palette breaks the decode on purpose (tests prove they would notice).
+// ?break=quat-order|sh-palette|rgb-order breaks the decode on purpose (tests prove they would notice).
 
 import {loadSplats} from "/viewer/formats.js";
 import {SplatRenderer} from "/viewer/splats.js";
