@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from splatkit.contracts.reconstruction import DEFAULT_MIN_FRAMES, DEFAULT_MIN_POINTS
 from splatkit.errors import ContractError
 from splatkit.stages import config_to_dict
+from splatkit.train.presets import QUALITY_NAMES, describe_presets, resolve_config
 
 __all__ = ["TrainConfig", "STRATEGY_NAMES", "QUALITY_NAMES"]
 
 #: Densification strategies ``TrainConfig.strategy`` accepts (each is a class in :mod:`splatkit.train.densify`).
 STRATEGY_NAMES: tuple[str, ...] = ("default", "mcmc", "none")
-#: Quality presets ``TrainConfig.quality`` accepts (the table is :data:`splatkit.train.presets.PRESETS`).
-QUALITY_NAMES: tuple[str, ...] = ("auto", "preview", "standard", "high")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,8 +142,6 @@ class TrainConfig:
         What ``--print-config`` shows: the options a run on ``backend`` will use (``downscale``
         stays unset: it is chosen from the images) and the preset table.
         """
-        from splatkit.train.presets import describe_presets, resolve_config
-
         resolved = resolve_config(self, backend)
         config = resolved.config
         length = (f"a {config.minutes:g}-minute training budget" if resolved.budget_seconds

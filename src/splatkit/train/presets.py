@@ -28,12 +28,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from splatkit.train.config import QUALITY_NAMES
-
 __all__ = ["QUALITY_NAMES", "AUTO_QUALITY", "BudgetSchedule", "QualityPreset", "PRESETS", "CLASSIC_SCHEDULE",
            "ResolvedOptions", "preset_for", "default_quality", "resolve_config", "describe_presets"]
 
-AUTO_QUALITY = QUALITY_NAMES[0]
+AUTO_QUALITY = "auto"
+#: The values ``TrainConfig.quality`` accepts.
+QUALITY_NAMES: tuple[str, ...] = (AUTO_QUALITY, "preview", "standard", "high")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -39,7 +39,7 @@ from splatkit.train.data import TrainingScene, load_training_scene, train_view_f
 from splatkit.train.densify import Densifier, make_densifier
 from splatkit.train.evaluation import evaluate_views
 from splatkit.train.init import init_from_points
-from splatkit.train.presets import ResolvedOptions, resolve_config
+from splatkit.train.presets import ResolvedOptions, preset_for, resolve_config
 from splatkit.train.report import RunChoices, RunTiming, build_training_report
 from splatkit.train.resolution import ResolutionChoice, choose_resolution
 from splatkit.train.state import PARAM_NAMES, TrainState, learning_rates
@@ -94,18 +94,11 @@ def resolve_run(config: TrainConfig, backend: str, rec: Reconstruction) -> tuple
     if config.max_image_size is not None:
         source = "max_image_size set"
     else:
-        source = f"{backend} {filled.quality}: {preset_why(backend, filled.quality)}"
+        source = f"{backend} {filled.quality}: {preset_for(backend, filled.quality).why}"
     resolution = choose_resolution(sizes, downscale=filled.downscale, max_image_size=filled.max_image_size,
                                    source=source)
     resolved = replace(resolved, config=replace(filled, downscale=resolution.downscale))
     return resolved, resolution
-
-
-def preset_why(backend: str, quality: str) -> str:
-    """The preset's reason for its resolution (``"a long side that keeps a CPU step affordable"``)."""
-    from splatkit.train.presets import preset_for
-
-    return preset_for(backend, quality).why
 
 
 def train_gaussians(
