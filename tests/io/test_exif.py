@@ -319,3 +319,45 @@ def test_real_berlin_gps_and_lens_fallback() -> None:
         assert meta.gps is not None
         assert 52.51 < meta.gps.lat < 52.53 and 13.39 < meta.gps.lon < 13.41
         assert meta.camera.make == "Apple" and meta.camera.focal_length_35mm == 35.0
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('drone-dji:GpsLatitude = "+30.5"', {"GpsLatitude": 30.5}),
+    ("drone-dji:GpsLatitude='-1.25'", {"GpsLatitude": -1.25}),
+    ("<drone-dji:AbsoluteAltitude>\n  12.5\n</drone-dji:AbsoluteAltitude>", {"AbsoluteAltitude": 12.5}),
+    ('drone-dji:GpsLatitude="1" drone-dji:GpsLatitude="2"', {"GpsLatitude": 1.0}),   # the first one wins
+    ('drone-dji:GpsLatitude="' + "1" * 100 + '"', {}),           # a value longer than any real one
+    ("drone-dji:GpsLatitude" + " " * 40 + '="3"', {}),            # too far from its name
+    ('drone-dji:GpsLatitude="3', {}),                              # unterminated
+    ("drone-dji:GpsLatitude>" + " " * 100_000, {}),                # the packet that took the old regex minutes
+])
+def test_dji_values_are_read_within_a_fixed_window(text: str, expected: dict[str, float]) -> None:
+    assert parse_dji_xmp(text) == expected
+
+
+def test_xmp_beyond_the_cap_is_not_read() -> None:
+    from splatkit.io.exif import MAX_XMP_BYTES
+
+    packet = b" " * MAX_XMP_BYTES + b'drone-dji:GpsLatitude="30.0"'
+    assert parse_dji_xmp(packet) == {}
+    assert parse_dji_xmp(packet[-40:]) == {"GpsLatitude": 30.0}
+
+
+class _Tagged:
+    def __init__(self, value: object) -> None:
+        self.info: dict[str, object] = {}
+        self.tag_v2 = {700: value}
+
+
+@pytest.mark.parametrize("value", [0xFFFFFFFF, (1, 3), 2.5, None, (b"a", 3)])
+def test_an_xmp_tag_that_is_not_text_is_no_packet(value: object) -> None:
+    from splatkit.io.exif import xmp_packet
+
+    assert xmp_packet(_Tagged(value)) is None  # type: ignore[arg-type]
+
+
+def test_an_xmp_tag_of_bytes_or_text_is_a_packet() -> None:
+    from splatkit.io.exif import xmp_packet
+
+    assert xmp_packet(_Tagged(b"<x/>")) == b"<x/>"  # type: ignore[arg-type]
+    assert xmp_packet(_Tagged("<x/>")) == b"<x/>"  # type: ignore[arg-type]
