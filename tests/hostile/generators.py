@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 #: Readers a case may target (see tests/hostile/readers.py).
-READERS = ("zip", "sog", "ply", "colmap", "photo", "posed", "compress")
+READERS = ("zip", "sog", "ply", "spz", "colmap", "photo", "posed", "compress")
 
 
 @dataclass(frozen=True)
@@ -406,6 +406,28 @@ def ply_zero_vertices_ascii(folder: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------
+# SPZ
+
+
+def _spz_zeros(count: int, sh_degree: int, *, version: int = 3, body_splats: int | None = None
+               ) -> Callable[[Path], Path]:
+    """A gzip SPZ whose body is all zeros: deflate's best ratio, so the most splats per input byte.
+
+    ``body_splats`` (default ``count``) splats are stored: fewer makes the header's count a lie.
+    """
+    def make(folder: Path) -> Path:
+        from splatkit.io.spz import bytes_per_splat
+
+        header = struct.pack("<IIIBBBB", 0x5053474E, version, count, sh_degree, 12, 0, 0)
+        body = bytes((count if body_splats is None else body_splats) * bytes_per_splat(version, sh_degree))
+        compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS, 9)
+        path = folder / "zeros.spz"
+        path.write_bytes(compressor.compress(header + body) + compressor.flush())
+        return path
+    return make
+
+
+# ---------------------------------------------------------------------------------------------
 # COLMAP
 
 
@@ -594,6 +616,10 @@ def _cases() -> list[Case]:
         Case("ply-zero-vertices-compressed", "empty", "compress", ply_zero_vertices),
         Case("ply-zero-vertices-sh3-compressed", "empty", "compress", ply_zero_vertices_sh3),
         Case("ply-zero-vertices-ascii-compressed", "empty", "compress", ply_zero_vertices_ascii),
+        # class 2: the most splats a small SPZ can hold (deflate's 1032:1), decoded under the guard
+        Case("spz-zeros-sh0", "decode-size", "spz", _spz_zeros(2_900_000, 0)),
+        Case("spz-zeros-sh3", "decode-size", "spz", _spz_zeros(500_000, 3)),
+        Case("spz-zeros-v2-count-lies", "decode-size", "spz", _spz_zeros(60_000_000, 0, version=2, body_splats=1000)),
         # class 1: COLMAP binary
         Case("points3d-track-2^64-1", "model", "colmap", _points_with_track(2**64 - 1)),
         Case("points3d-track-2^63", "model", "colmap", _points_with_track(2**63)),

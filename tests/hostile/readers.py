@@ -41,6 +41,13 @@ def read_ply_file(path: Path, scratch: Path) -> str:
     return f"{len(read_ply(path))} splats"
 
 
+def read_spz_file(path: Path, scratch: Path) -> str:
+    from splatkit.io.spz import info, read_spz
+
+    info(path)
+    return f"{len(read_spz(path))} splats"
+
+
 def read_colmap(path: Path, scratch: Path) -> str:
     from splatkit.io.colmap import info, read_colmap_model
 
@@ -97,7 +104,7 @@ def compress_ply(path: Path, scratch: Path) -> str:
     return ", ".join(outcomes)
 
 
-READERS = {"zip": read_zip, "sog": read_sog, "ply": read_ply_file, "colmap": read_colmap, "photo": read_photo,
+READERS = {"zip": read_zip, "sog": read_sog, "ply": read_ply_file, "spz": read_spz_file, "colmap": read_colmap, "photo": read_photo,
            "posed": read_posed, "compress": compress_ply}
 
 
