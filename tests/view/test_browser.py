@@ -136,3 +136,29 @@ def test_moving_the_camera_writes_a_fragment_that_reproduces_the_view(chromium: 
         again = browser.screenshot()
     diff = np.abs(moved.astype(int) - again.astype(int))
     assert diff.mean() < 1.0, diff.mean()
+
+
+def test_fly_mode_moves_the_camera_with_the_keyboard(chromium: str, sog_file: Path) -> None:
+    with running(sog_file) as server, Chromium(chromium, width=WIDTH, height=HEIGHT) as browser:
+        browser.goto(server.url)
+        browser.wait_for("window.splatkitViewer.ready")
+        before = browser.wait_for("location.hash.includes('viewmat=') && location.hash")
+        facts = browser.evaluate("document.getElementById('facts').textContent")
+        assert "2,000 splats" in facts and "SH degree 3" in facts and "KiB" in facts
+        browser.send("Input.dispatchKeyEvent", {"type": "keyDown", "key": "f", "text": "f"})
+        browser.send("Input.dispatchKeyEvent", {"type": "keyUp", "key": "f"})
+        assert browser.evaluate("document.getElementById('mode').textContent") == "orbit mode"  # now flying
+        browser.send("Input.dispatchKeyEvent", {"type": "keyDown", "key": "w", "text": "w"})
+        browser.wait_for(f"location.hash !== {json.dumps(before)}")
+        browser.send("Input.dispatchKeyEvent", {"type": "keyUp", "key": "w"})
+        after = browser.evaluate("location.hash")
+        # W flies forward: the camera centre moves along its viewing direction.
+        from splatkit.view import parse_camera_fragment
+
+        v0, _, _ = parse_camera_fragment(before)
+        v1, _, _ = parse_camera_fragment(after)
+        c0 = -v0[:3, :3].T @ v0[:3, 3]
+        c1 = -v1[:3, :3].T @ v1[:3, 3]
+        step = c1 - c0
+        assert np.linalg.norm(step) > 0 and step @ v0[2, :3] > 0.9 * np.linalg.norm(step)
+        assert_only_local_requests(browser, server)

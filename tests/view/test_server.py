@@ -173,3 +173,35 @@ def test_the_page_ships_in_the_package() -> None:
     assert all(static.joinpath(name).is_file() for name in STATIC_FILES)
     shipped = {p.name for p in Path(str(static)).iterdir()}
     assert shipped == set(STATIC_FILES), "list every static file in splatkit.view.server.STATIC_FILES"
+
+
+def test_add_view_parser_wires_the_command() -> None:
+    import argparse
+
+    from splatkit.view.cli import add_view_parser, cmd_view
+
+    parser = argparse.ArgumentParser(prog="splatkit")
+    add_view_parser(parser.add_subparsers())
+    args = parser.parse_args(["view", "out/demo", "--port", "8123", "--no-browser"])
+    assert (args.func, args.path, args.port, args.no_browser) == (cmd_view, "out/demo", 8123, True)
+
+
+def test_the_command_prints_the_url_and_serves_until_stopped(ply_file: Path) -> None:
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "splatkit.view", str(ply_file), "--no-browser"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("splatkit view: viewer (ply) for ") and "http://127.0.0.1:" in line, line
+        url = line.split()[-1]
+        host, port = url.split("//")[1].rstrip("/").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.request("GET", "/view.json")
+        assert json.loads(conn.getresponse().read())["name"] == ply_file.name
+        conn.close()
+    finally:
+        proc.send_signal(signal.SIGINT)      # Ctrl-C: a clean stop, exit status 0
+        assert proc.wait(timeout=30) == 0
+        proc.stdout.close()
+        proc.stderr.close()
