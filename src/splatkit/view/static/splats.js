@@ -12,7 +12,7 @@ precision highp float;
 precision highp int;
 uniform highp sampler2D u_centers;  // xyz, opacity
 uniform highp sampler2D u_covs;     // 2 texels: c00 c01 c02 c11 | c12 c22
-uniform highp sampler2D u_sh;       // u_shTexels texels of RGB coefficients, coefficient-major
+uniform highp sampler2D u_sh;       // u_shTexels half-float texels of RGB coefficients, coefficient-major
 uniform int u_texWidth;
 uniform int u_shDegree;
 uniform int u_shTexels;
@@ -131,16 +131,36 @@ function compile(gl, type, source) {
   return shader;
 }
 
-function floatTexture(gl, texels, texWidth, data) {
+function floatTexture(gl, texels, texWidth, data, half = false) {
   const height = Math.max(1, Math.ceil(texels / texWidth));
-  const padded = new Float32Array(texWidth * height * 4);
+  const padded = half ? new Uint16Array(texWidth * height * 4) : new Float32Array(texWidth * height * 4);
   padded.set(data);
   const tex = gl.createTexture();
   gl.bindTexture(gl.TEXTURE_2D, tex);
   gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
   gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
-  gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA32F, texWidth, height, 0, gl.RGBA, gl.FLOAT, padded);
+  gl.texImage2D(gl.TEXTURE_2D, 0, half ? gl.RGBA16F : gl.RGBA32F, texWidth, height, 0, gl.RGBA,
+                half ? gl.HALF_FLOAT : gl.FLOAT, padded);
   return tex;
+}
+
+// float32 -> IEEE half bits, rounded to nearest (SH coefficients: ~1e-3 relative is far below
+// one 8-bit colour step, and halves the largest texture).
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+function toHalf(value) {
+  f32[0] = value;
+  const x = u32[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = ((x >>> 23) & 0xff) - 112;
+  const mant = x & 0x7fffff;
+  if (exp >= 31) return sign | 0x7bff;            // beyond half range: the largest finite half
+  if (exp <= 0) {
+    if (exp < -10) return sign;
+    const m = (mant | 0x800000) >>> (1 - exp);
+    return sign | ((m + 0x1000) >>> 13);
+  }
+  return (sign | (exp << 10) | (mant >>> 13)) + ((mant >>> 12) & 1);
 }
 
 export class SplatRenderer {
@@ -176,10 +196,13 @@ export class SplatRenderer {
     }
     const nb = (splats.shDegree + 1) * (splats.shDegree + 1);
     this.shTexels = Math.ceil(nb * 3 / 4);
-    const sh = new Float32Array(n * this.shTexels * 4);
-    for (let i = 0; i < n; i++) sh.set(splats.sh.subarray(i * nb * 3, (i + 1) * nb * 3), i * this.shTexels * 4);
+    const sh = new Uint16Array(n * this.shTexels * 4);
+    for (let i = 0; i < n; i++) {
+      const from = i * nb * 3, to = i * this.shTexels * 4;
+      for (let j = 0; j < nb * 3; j++) sh[to + j] = toHalf(splats.sh[from + j]);
+    }
     this.textures = [floatTexture(gl, n, texWidth, centers), floatTexture(gl, 2 * n, texWidth, covs),
-                     floatTexture(gl, n * this.shTexels, texWidth, sh)];
+                     floatTexture(gl, n * this.shTexels, texWidth, sh, true)];
     this.vao = gl.createVertexArray();
     gl.bindVertexArray(this.vao);
     this.indexBuffer = gl.createBuffer();
