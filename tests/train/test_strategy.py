@@ -97,3 +97,51 @@ def test_mcmc_strategy_runs_on_cpu() -> None:
     strategy.step_post_backward(params, opts, state, 1, {}, lr=1e-3)
     assert 200 < len(params["means"]) <= 250
     assert torch.sigmoid(params["opacities"][:20]).min() > 0.01
+
+
+def _decide(**by_step):
+    """A budget plan stand-in: step -> DensifyDecision (inactive where not given)."""
+    from splatkit.train.budget import DensifyDecision
+
+    def schedule(step: int) -> DensifyDecision:
+        return by_step.get(f"s{step}", DensifyDecision(active=False, refine=False, reset=False, cap=10_000))
+
+    return schedule
+
+
+def test_a_scheduled_default_strategy_refines_resets_and_caps_when_the_plan_says() -> None:
+    from splatkit.train.budget import DensifyDecision
+
+    params, opts = _params(100)
+    schedule = _decide(s3=DensifyDecision(active=True, refine=False, reset=False, cap=120),
+                       s7=DensifyDecision(active=True, refine=True, reset=False, cap=120),
+                       s9=DensifyDecision(active=True, refine=False, reset=True, cap=120))
+    # The step options would refine at every step and never reset: the schedule decides instead.
+    strategy = make_default_strategy(max_gaussians=10_000, reset_every=0, refine_start=0, refine_stop=1000,
+                                     refine_every=1, grow_grad2d=1e-6, schedule=schedule)
+    state = strategy.initialize_state(scene_scale=1.0)
+    for step in range(12):
+        n = len(params["means"])
+        info = _info(n, 1.0)
+        info["means2d"].grad = torch.linspace(0.01, 1.0, n).reshape(1, n, 1).repeat(1, 1, 2)  # distinct strengths
+        strategy.step_post_backward(params, opts, state, step, info)
+        grew = len(params["means"]) - n
+        assert (grew > 0) == (step == 7), step
+    assert len(params["means"]) <= 120 and strategy.cap == 10_000  # the plan's cap at each step
+    assert state["opacity_resets"] == 1
+    assert torch.sigmoid(params["opacities"]).max().item() == pytest.approx(2 * strategy.prune_opa, rel=1e-5)
+
+
+def test_a_scheduled_mcmc_strategy_relocates_only_at_the_plans_refine_steps() -> None:
+    from splatkit.train.budget import DensifyDecision
+
+    params, opts = _params(200)
+    schedule = _decide(s2=DensifyDecision(active=True, refine=True, reset=False, cap=230))
+    strategy = make_mcmc_strategy(max_gaussians=250, refine_start=0, refine_stop=1000, refine_every=1,
+                                  schedule=schedule)
+    state = strategy.initialize_state()
+    for step in range(4):
+        n = len(params["means"])
+        strategy.step_post_backward(params, opts, state, step, {}, lr=1e-3)
+        assert (len(params["means"]) > n) == (step == 2), step
+    assert len(params["means"]) == 210  # 5 % growth, within the plan's cap of 230
