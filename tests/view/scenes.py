@@ -59,7 +59,7 @@ def scene_camera(distance: float = 3.6, *, width: int = WIDTH, height: int = HEI
 
 
 def cpu_render(cloud: GaussianCloud, viewmat: np.ndarray, K: np.ndarray, width: int = WIDTH,
-               height: int = HEIGHT) -> tuple[np.ndarray, np.ndarray]:
+               height: int = HEIGHT, *, mode: str = "classic") -> tuple[np.ndarray, np.ndarray]:
     """splatkit's CPU render on black: ``(rgb float [H, W, 3] in [0, 1], alpha float [H, W])``."""
     import torch
 
@@ -74,7 +74,7 @@ def cpu_render(cloud: GaussianCloud, viewmat: np.ndarray, K: np.ndarray, width: 
         torch.sigmoid(torch.from_numpy(np.asarray(cloud.opacity_logits, np.float32))),
         torch.from_numpy(coeffs.astype(np.float32)),
         torch.from_numpy(viewmat.astype(np.float32)), torch.from_numpy(K.astype(np.float32)), width, height,
-        sh_degree=degree, backend="cpu")
+        sh_degree=degree, backend="cpu", rasterize_mode=mode)
     return np.clip(rgb.numpy(), 0.0, 1.0), alpha.numpy()[..., 0]
 
 

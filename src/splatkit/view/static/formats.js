@@ -152,10 +152,12 @@ async function decodeSog(gl, readMember, broken) {
   const nb = (degree + 1) * (degree + 1);
   const out = {
     count: n, shDegree: degree, format: "sog", georeference: ext.georeference || null,
+    antialiased: meta.model === "antialiased",
     means: new Float32Array(3 * n), scales: new Float32Array(3 * n), quats: new Float32Array(4 * n),
     opacities: new Float32Array(n), sh: new Float32Array(n * nb * 3),
   };
   const K = SH_REST[degree];
+  const quat = [1, 0, 0, 0];
   for (let k = 0; k < n; k++) {
     const i = keep[k], p = 4 * i;
     for (let a = 0; a < 3; a++) {
@@ -170,13 +172,17 @@ async function decodeSog(gl, readMember, broken) {
     out.opacities[k] = alpha;
     // Smallest-three quaternion: A = 252 + index of the largest component in (w, x, y, z).
     const tag = qt.pixels[p + 3];
-    let quat = [1, 0, 0, 0];
     if (tag >= 252) {
       const m = tag - 252;
-      const abc = [0, 1, 2].map((j) => (qt.pixels[p + j] / 255 * 2 - 1) / SQRT2);
-      const d = Math.sqrt(Math.max(0, 1 - abc[0] * abc[0] - abc[1] * abc[1] - abc[2] * abc[2]));
-      quat = abc.slice();
-      quat.splice(m, 0, d);
+      const a = (qt.pixels[p] / 255 * 2 - 1) / SQRT2, b = (qt.pixels[p + 1] / 255 * 2 - 1) / SQRT2;
+      const c = (qt.pixels[p + 2] / 255 * 2 - 1) / SQRT2;
+      const d = Math.sqrt(Math.max(0, 1 - a * a - b * b - c * c));
+      quat[0] = m === 0 ? d : a;
+      quat[1] = m === 0 ? a : m === 1 ? d : b;
+      quat[2] = m <= 1 ? b : m === 2 ? d : c;
+      quat[3] = m === 3 ? d : c;
+    } else {
+      quat[0] = 1; quat[1] = 0; quat[2] = 0; quat[3] = 0;
     }
     setQuat(out.quats, k, quat, broken);
     if (K > 0) {

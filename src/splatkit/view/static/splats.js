@@ -1,7 +1,7 @@
 // splatkit's WebGL2 Gaussian splat renderer: one instanced quad per splat, drawn back to front.
 //
 // It reproduces splatkit's CPU rasterizer (splatkit/render/_gaussian_kernels.py, after gsplat
-// 1.5.3, "classic" mode) so that a screenshot can be compared with it: EWA projection with the
+// 1.5.3; "classic" mode, or "antialiased" for a SOG whose meta says so) so that a screenshot can be compared with it: EWA projection with the
 // Jacobian's x/y clamped to the field of view plus 30 %, a 0.3 px^2 blur (eps2d), the
 // opacity-aware radius min(3.33, sqrt(2 ln(255 opacity))) sigma per axis, alpha = min(0.999,
 // opacity exp(-sigma)) dropped below 1/255, SH colours max(SH + 0.5, 0) at the direction
@@ -21,6 +21,7 @@ uniform vec3 u_trans;     // cam_from_world translation
 uniform vec3 u_campos;
 uniform vec4 u_K;         // fx fy cx cy (pixels)
 uniform vec2 u_size;      // canvas width, height (pixels)
+uniform bool u_antialiased;  // SOG "model": "antialiased": opacity times the blur's compensation
 in uint a_index;
 out vec3 v_color;
 out float v_opacity;
@@ -87,9 +88,12 @@ void main() {
   vec3 t0 = j0 * u_rot;   // row vector times matrix = (R^T j0)^T
   vec3 t1 = j1 * u_rot;
   vec3 s0 = sigma * t0, s1 = sigma * t1;
-  float c00 = dot(t0, s0) + 0.3, c01 = dot(t0, s1), c11 = dot(t1, s1) + 0.3;
+  float c00 = dot(t0, s0), c01 = dot(t0, s1), c11 = dot(t1, s1);
+  float detOrig = c00 * c11 - c01 * c01;
+  c00 += 0.3;
+  c11 += 0.3;
   float det = c00 * c11 - c01 * c01;
-  float opacity = center.w;
+  float opacity = u_antialiased ? center.w * sqrt(max(0.0, detOrig / det)) : center.w;
   if (det <= 0.0 || opacity < 1.0 / 255.0) { cull(); return; }
   float extend = min(3.33, sqrt(2.0 * log(opacity * 255.0)));
   vec2 radius = ceil(extend * sqrt(vec2(c00, c11)));
@@ -168,6 +172,7 @@ export class SplatRenderer {
     this.gl = gl;
     this.count = splats.count;
     this.shDegree = splats.shDegree;
+    this.antialiased = Boolean(splats.antialiased);
     const program = gl.createProgram();
     gl.attachShader(program, compile(gl, gl.VERTEX_SHADER, VERTEX));
     gl.attachShader(program, compile(gl, gl.FRAGMENT_SHADER, FRAGMENT));
@@ -216,7 +221,7 @@ export class SplatRenderer {
     this.visible = 0;
     this.uniforms = {};
     for (const name of ["u_centers", "u_covs", "u_sh", "u_texWidth", "u_shDegree", "u_shTexels", "u_rot", "u_trans",
-                        "u_campos", "u_K", "u_size"]) {
+                        "u_campos", "u_K", "u_size", "u_antialiased"]) {
       this.uniforms[name] = gl.getUniformLocation(program, name);
     }
   }
@@ -254,6 +259,7 @@ export class SplatRenderer {
                  -(v[2] * v[3] + v[6] * v[7] + v[10] * v[11]));
     gl.uniform4f(u.u_K, camera.K[0], camera.K[1], camera.K[2], camera.K[3]);
     gl.uniform2f(u.u_size, width, height);
+    gl.uniform1i(u.u_antialiased, this.antialiased ? 1 : 0);
     gl.disable(gl.DEPTH_TEST);
     gl.enable(gl.BLEND);
     gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA);
