@@ -90,6 +90,14 @@ class DemoConfig:
         Seconds between photos.
     jpeg_quality : int
         JPEG quality (chroma not subsampled).
+    gps : bool
+        Write GPS into EXIF (False: a survey without GPS).
+    gps_noise_m, gps_noise_vertical_m : float
+        Standard deviation of the Gaussian error added to the written GPS, horizontally and
+        vertically (metres); the ground truth keeps the true centres.
+    exif_focal_scale : float
+        EXIF focal length (mm and 35 mm equivalent) written as this multiple of the focal the
+        photos are rendered with: 1 is an honest EXIF, anything else a wrong one.
     """
 
     seed: int = 3
@@ -111,6 +119,10 @@ class DemoConfig:
     start_time: str = "2024:06:01 10:00:00"
     interval_s: int = 2
     jpeg_quality: int = 92
+    gps: bool = True
+    gps_noise_m: float = 0.0
+    gps_noise_vertical_m: float = 0.0
+    exif_focal_scale: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("width", "height", "supersample", "grid_columns", "grid_rows", "interval_s"):
@@ -124,6 +136,10 @@ class DemoConfig:
         if min(self.orbit_height_m, self.nadir_height_m) < 20.0:
             raise ContractError("DemoConfig: fly at least 20 m high; the buildings are up to 12 m tall",
                                 field="DemoConfig.orbit_height_m/nadir_height_m")
+        if min(self.gps_noise_m, self.gps_noise_vertical_m) < 0 or not self.exif_focal_scale > 0:
+            raise ContractError("DemoConfig: gps_noise_m and gps_noise_vertical_m must be >= 0 and "
+                                f"exif_focal_scale > 0, got {self.gps_noise_m}, {self.gps_noise_vertical_m}, "
+                                f"{self.exif_focal_scale}", field="DemoConfig.gps_noise_m")
         if not 1 <= self.jpeg_quality <= 100:
             raise ContractError(f"DemoConfig.jpeg_quality must be in 1..100, got {self.jpeg_quality}",
                                 field="DemoConfig.jpeg_quality")
@@ -202,16 +218,18 @@ def generate_demo_photos(
     t_scene = time.perf_counter() - t0
     shots = demo_shots(config)
     names = photo_names(len(shots))
-    lla = enu_to_lla(np.array([s.centre for s in shots]), config.origin_lat, config.origin_lon, config.origin_alt)
+    lla = enu_to_lla(_gps_enu(config, shots), config.origin_lat, config.origin_lon, config.origin_alt)
     start = dt.datetime.strptime(config.start_time, "%Y:%m:%d %H:%M:%S")
     times = [(start + dt.timedelta(seconds=config.interval_s * i)).strftime("%Y:%m:%d %H:%M:%S")
              for i in range(len(shots))]
 
     def make_photo(i: int) -> bytes:
         pixels = render_photo(scene, shots[i], config)
-        meta = PhotoExif(lat=float(lla[i, 0]), lon=float(lla[i, 1]), alt=float(lla[i, 2]), make="splatkit",
-                         model="demo-cam", focal_length_mm=config.focal_35mm * _SENSOR_WIDTH_MM / 36.0,
-                         focal_length_35mm=config.focal_35mm, sensor_width_mm=_SENSOR_WIDTH_MM,
+        exif_focal_35mm = config.focal_35mm * config.exif_focal_scale
+        meta = PhotoExif(lat=float(lla[i, 0]) if config.gps else None, lon=float(lla[i, 1]) if config.gps else None,
+                         alt=float(lla[i, 2]) if config.gps else None, make="splatkit",
+                         model="demo-cam", focal_length_mm=exif_focal_35mm * _SENSOR_WIDTH_MM / 36.0,
+                         focal_length_35mm=exif_focal_35mm, sensor_width_mm=_SENSOR_WIDTH_MM,
                          capture_time=times[i])
         return encode_jpeg(pixels, meta, quality=config.jpeg_quality)
 
@@ -229,6 +247,18 @@ def generate_demo_photos(
     logger.info("demo: %d photos %dx%d in %s (scene %.1f s, total %.1f s)", len(shots), config.width,
                 config.height, photos_dir, t_scene, time.perf_counter() - t0)
     return photos_dir
+
+
+def _gps_enu(config: DemoConfig, shots: list[Shot]) -> np.ndarray:
+    """Where the GPS says each photo was taken (ENU metres, float64 [N, 3]): the true centres plus
+    the configured noise, drawn from a stream of its own so the flight does not change with it."""
+    centres = np.array([s.centre for s in shots])
+    if config.gps_noise_m == 0 and config.gps_noise_vertical_m == 0:
+        return centres
+    rng = np.random.default_rng([config.seed, 2])
+    noise = rng.normal(size=centres.shape) * np.array([config.gps_noise_m, config.gps_noise_m,
+                                                       config.gps_noise_vertical_m])
+    return centres + noise
 
 
 @functools.lru_cache(maxsize=2)
@@ -259,7 +289,7 @@ def demo_ground_truth(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
         ``width``, ``height``, ``params`` [fx, fy, cx, cy]), ``frames`` (one per photo in name order:
         ``name``, ``kind`` "orbit"/"nadir", ``centre_enu`` [3], ``cam_from_world`` with ``rotation``
         [3][3] and ``translation`` [3] (``x_cam = R X + t``, OpenCV axes), ``gps`` (``lat``,
-        ``lon``, ``alt`` as written to EXIF), ``capture_time``, ``sha256``), ``markers_enu``
+        ``lon``, ``alt`` as written to EXIF, None without GPS), ``capture_time``, ``sha256``), ``markers_enu``
         ([M][3] ground-control marker centres) and ``scene`` (object counts, terrain height range).
 
     Raises
@@ -298,7 +328,7 @@ def _ground_truth(config: DemoConfig, scene: DemoScene, shots: list[Shot], names
                 "kind": shot.kind,
                 "centre_enu": shot.centre.tolist(),
                 "cam_from_world": {"rotation": shot.rotation.tolist(), "translation": shot.translation.tolist()},
-                "gps": {"lat": float(pos[0]), "lon": float(pos[1]), "alt": float(pos[2])},
+                "gps": {"lat": float(pos[0]), "lon": float(pos[1]), "alt": float(pos[2])} if config.gps else None,
                 "capture_time": when,
                 "sha256": digest,
             }

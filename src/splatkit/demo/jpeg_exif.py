@@ -28,9 +28,9 @@ class PhotoExif:
 
     Attributes
     ----------
-    lat, lon : float
-        WGS84 degrees (negative: south / west).
-    alt : float
+    lat, lon : float or None
+        WGS84 degrees (negative: south / west); None writes no GPS at all.
+    alt : float or None
         Metres (negative: below sea level).
     make, model : str
     focal_length_mm, focal_length_35mm : float
@@ -41,9 +41,9 @@ class PhotoExif:
         ``YYYY:MM:DD HH:MM:SS``.
     """
 
-    lat: float
-    lon: float
-    alt: float
+    lat: float | None
+    lon: float | None
+    alt: float | None
     make: str
     model: str
     focal_length_mm: float
@@ -82,20 +82,25 @@ def encode_jpeg(pixels: np.ndarray, meta: PhotoExif, *, quality: int = 92) -> by
     ifd[ExifTags.Base.ExifImageWidth] = width
     ifd[ExifTags.Base.ExifImageHeight] = height
 
-    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
-    gps[ExifTags.GPS.GPSVersionID] = b"\x02\x03\x00\x00"
-    gps[ExifTags.GPS.GPSLatitudeRef] = "N" if meta.lat >= 0 else "S"
-    gps[ExifTags.GPS.GPSLatitude] = _dms(abs(meta.lat))
-    gps[ExifTags.GPS.GPSLongitudeRef] = "E" if meta.lon >= 0 else "W"
-    gps[ExifTags.GPS.GPSLongitude] = _dms(abs(meta.lon))
-    gps[ExifTags.GPS.GPSAltitudeRef] = b"\x00" if meta.alt >= 0 else b"\x01"
-    gps[ExifTags.GPS.GPSAltitude] = _rational(abs(meta.alt), _ALTITUDE_DENOMINATOR)
-    gps[ExifTags.GPS.GPSMapDatum] = "WGS-84"
+    if meta.lat is not None and meta.lon is not None and meta.alt is not None:
+        _write_gps(exif, meta.lat, meta.lon, meta.alt)
 
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8)).save(
         buffer, format="JPEG", quality=quality, subsampling=0, optimize=False, exif=exif.tobytes())
     return buffer.getvalue()
+
+
+def _write_gps(exif: Image.Exif, lat: float, lon: float, alt: float) -> None:
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    gps[ExifTags.GPS.GPSVersionID] = b"\x02\x03\x00\x00"
+    gps[ExifTags.GPS.GPSLatitudeRef] = "N" if lat >= 0 else "S"
+    gps[ExifTags.GPS.GPSLatitude] = _dms(abs(lat))
+    gps[ExifTags.GPS.GPSLongitudeRef] = "E" if lon >= 0 else "W"
+    gps[ExifTags.GPS.GPSLongitude] = _dms(abs(lon))
+    gps[ExifTags.GPS.GPSAltitudeRef] = b"\x00" if alt >= 0 else b"\x01"
+    gps[ExifTags.GPS.GPSAltitude] = _rational(abs(alt), _ALTITUDE_DENOMINATOR)
+    gps[ExifTags.GPS.GPSMapDatum] = "WGS-84"
 
 
 def _dms(degrees: float) -> tuple[IFDRational, IFDRational, IFDRational]:
