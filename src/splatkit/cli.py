@@ -841,6 +841,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("out", metavar="OUT", help="file to write, its format from the suffix (OUT.ply, OUT.spz); a "
                                               "folder (OUT/, or no splat suffix) gets OUT/<IN name>.ply")
     p.set_defaults(func=_cmd_decompress)
+
+    from splatkit.view.cli import add_view_parser  # stdlib only: the page and its server
+
+    add_view_parser(sub)
     return parser
 
 
