@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 #: Readers a case may target (see tests/hostile/readers.py).
-READERS = ("zip", "sog", "ply", "spz", "colmap", "photo", "posed", "compress")
+READERS = ("zip", "sog", "ply", "spz", "opensfm", "colmap", "photo", "posed", "compress")
 
 
 @dataclass(frozen=True)
@@ -486,6 +486,21 @@ def _names_case(names: list[str]) -> Callable[[Path], Path]:
 
 
 # ---------------------------------------------------------------------------------------------
+# OpenSfM
+
+
+def _opensfm_json(text: str) -> Callable[[Path], Path]:
+    def make(folder: Path) -> Path:
+        path = folder / "reconstruction.json"
+        path.write_text(text)
+        return path
+    return make
+
+
+_SHOT = '"s.jpg": {"camera": "c", "rotation": [0, 0, 0], "translation": [0, 0, 0]}'
+
+
+# ---------------------------------------------------------------------------------------------
 # Photos: metadata and header sizes
 
 
@@ -626,6 +641,16 @@ def _cases() -> list[Case]:
         Case("points3d-track-2^40", "model", "colmap", _points_with_track(2**40)),
         Case("images-n2d-2^62", "model", "colmap", _images_with_n2d),
         Case("cameras-count-2^64-1", "model", "colmap", _cameras_count),
+        # class 1: OpenSfM reconstruction.json
+        Case("opensfm-deep-nesting", "model", "opensfm", _opensfm_json("[" * 20_000 + "]" * 20_000)),
+        Case("opensfm-huge-integer", "model", "opensfm", _opensfm_json(
+            '[{"cameras": {"c": {}}, "shots": {' + _SHOT + '}, "points": {"1": {"coordinates": [1' + "0" * 400
+            + ', 0, 0]}}}]')),
+        Case("opensfm-reference-string", "model", "opensfm", _opensfm_json(
+            '[{"cameras": {}, "shots": {}, "points": {}, "reference_lla": "x"}]')),
+        Case("opensfm-shots-list", "model", "opensfm", _opensfm_json('[{"cameras": {}, "shots": [1, 2]}]')),
+        Case("opensfm-rotation-huge", "model", "opensfm", _opensfm_json(
+            '[{"cameras": {"c": {}}, "shots": {"s.jpg": {"camera": "c", "rotation": [1e999, 0, 0]}}}]')),
         # class 3: cameras
         Case("camera-focal-zero", "camera", "colmap", _camera_case([0.0, 0.0, 32.0, 24.0])),
         Case("camera-focal-negative", "camera", "colmap", _camera_case([-50.0, 50.0, 32.0, 24.0])),

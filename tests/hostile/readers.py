@@ -48,6 +48,12 @@ def read_spz_file(path: Path, scratch: Path) -> str:
     return f"{len(read_spz(path))} splats"
 
 
+def read_opensfm(path: Path, scratch: Path) -> str:
+    from splatkit.io.opensfm import read_reconstruction_json
+
+    return f"{len(read_reconstruction_json(path))} reconstructions"
+
+
 def read_colmap(path: Path, scratch: Path) -> str:
     from splatkit.io.colmap import info, read_colmap_model
 
@@ -104,7 +110,7 @@ def compress_ply(path: Path, scratch: Path) -> str:
     return ", ".join(outcomes)
 
 
-READERS = {"zip": read_zip, "sog": read_sog, "ply": read_ply_file, "spz": read_spz_file, "colmap": read_colmap, "photo": read_photo,
+READERS = {"zip": read_zip, "sog": read_sog, "ply": read_ply_file, "spz": read_spz_file, "opensfm": read_opensfm, "colmap": read_colmap, "photo": read_photo,
            "posed": read_posed, "compress": compress_ply}
 
 

@@ -71,6 +71,11 @@ EXPECT = {
     "names-drive": r"'C:/a\.jpg'",
     "ply-zero-vertices-compressed": r"empty cloud|no splats",
     "spz-zeros-v2-count-lies": r"claims 60000000 splats",
+    "opensfm-deep-nesting": r"nested too deeply",
+    "opensfm-huge-integer": r"coordinates must be a list of 3 numbers",
+    "opensfm-reference-string": r"reference_lla",
+    "opensfm-shots-list": r"shots must be a JSON object",
+    "opensfm-rotation-huge": r"rotation has non-finite",
     "ply-zero-vertices-sh3-compressed": r"empty cloud|no splats",
     "ply-zero-vertices-ascii-compressed": r"empty cloud|no splats",
 }

@@ -254,7 +254,7 @@ def _partial_from_json(index: int, obj: Any, path: Path) -> OpenSfMPartial:
 def _vector(value: Any, where: str, path: Path, *, finite: bool = True) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):   # OverflowError: an integer beyond float64 (1e400)
         arr = np.zeros(0)
     if arr.shape != (3,):
         raise InputError(f"{where} must be a list of 3 numbers, got {value!r}", path=path)
@@ -267,7 +267,7 @@ def _georeference(obj: Any, where: str, path: Path) -> Georeference:
     try:
         return Georeference(lat=float(obj["latitude"]), lon=float(obj["longitude"]),
                             alt=float(obj.get("altitude", 0.0)))
-    except (KeyError, TypeError, ValueError, ContractError) as e:
+    except (KeyError, TypeError, ValueError, OverflowError, AttributeError, ContractError) as e:
         raise InputError(f"{where} must be {{\"latitude\", \"longitude\", \"altitude\"}} numbers in range, "
                          f"got {obj!r}", path=path) from e
 
@@ -280,6 +280,11 @@ def _load_json(path: Path) -> Any:
         raise InputError("file not found", path=path) from e
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InputError(f"not valid JSON ({e}); is the file truncated?", path=path) from e
+    except RecursionError as e:
+        # json recurses once per nesting level; OpenSfM files are a few levels deep
+        raise InputError("not an OpenSfM file: its JSON is nested too deeply", path=path) from e
+    except OSError as e:
+        raise InputError(f"cannot read the file ({e.strerror or e})", path=path) from e
 
 
 def read_reference_lla(path: str | Path) -> Georeference:
