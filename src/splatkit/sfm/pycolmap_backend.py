@@ -1,15 +1,21 @@
-"""The default SfM backend: COLMAP's incremental mapper through pycolmap (CPU).
+"""The default SfM backend: COLMAP through pycolmap (CPU).
 
-photos (:class:`~splatkit.contracts.ImageSet`) -> SIFT features -> matching -> incremental
-mapping -> the largest model -> GPS georeferencing, then the finishing step every SfM backend
-shares (:func:`splatkit.sfm.finish.finish_reconstruction`: trainability gate, quality report,
-PINHOLE undistortion, the SfM output folder of :mod:`splatkit.io.sfm_output`).
+photos (:class:`~splatkit.contracts.ImageSet`) -> SIFT features (every core) -> GPS pose priors
+(:mod:`splatkit.sfm.pose_priors`) -> matching (exhaustive, or GPS neighbours within a radius
+sized by the survey's spacing) -> mapping (:mod:`splatkit.sfm.mappers`: incremental, global or
+hierarchical, ``auto`` by image count and GPS) with the focal length held at its EXIF value ->
+a last bundle adjustment with the GPS priors that releases the focal only when that is safe
+(:mod:`splatkit.sfm.focal`) -> the largest model, in ENU metres, then the finishing step every
+SfM backend shares (:func:`splatkit.sfm.finish.finish_reconstruction`: trainability gate,
+quality report, PINHOLE undistortion, the SfM output folder of :mod:`splatkit.io.sfm_output`).
 
 Settings that matter on real photos (see the SfM brief): COLMAP's default initial-pair thresholds
 (``init_min_tri_angle`` 16 deg, ``init_min_num_inliers`` 100) registered 2 of 29 images of the
 OpenSfM "lund" street sequence; 4 deg / 50 inliers with ``abs_pose_min_num_inliers`` 15
 registered all 29. Disconnected partial models are never merged (each has its own frame): the
-largest is kept and the others are listed in the report.
+largest is kept and the others are listed in the report. A survey without GPS is mapped as
+before (no priors, no georeference); the report's ``focal`` section compares every camera's
+refined focal with its EXIF prior, and ``warnings`` holds the drift warnings.
 
 pycolmap is imported inside :meth:`PycolmapSfM.run` only.
 """
@@ -291,7 +297,8 @@ class PycolmapSfM(Stage):
     name: ClassVar[str] = "pycolmap"
     default_rank: ClassVar[int] = 100
     Config: ClassVar[type] = PycolmapConfig
-    description: ClassVar[str] = "COLMAP incremental SfM via pycolmap (CPU), GPS georeferencing, PINHOLE output"
+    description: ClassVar[str] = ("COLMAP SfM via pycolmap (CPU): GPS pose priors, focal safety, incremental/global/"
+                                  "hierarchical mapping, PINHOLE output")
     install_hint: ClassVar[str] = "pip install 'splatkit[sfm]'"
 
     @classmethod
