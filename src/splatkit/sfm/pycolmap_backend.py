@@ -424,7 +424,7 @@ class PycolmapSfM(Stage):
         # the focal release of focal_refinement="auto".
         t0 = time.perf_counter()
         best = self._final_adjustment(pycolmap, best, database if use_priors else None, groups, config, threads,
-                                      focal_fixed, report)
+                                      focal_fixed, report, adjust=use_priors and mapper == "global")
         timings["refine"] = time.perf_counter() - t0
         rec = from_pycolmap(best, source=f"{stage} on {source}")
 
@@ -512,8 +512,13 @@ class PycolmapSfM(Stage):
 
     @staticmethod
     def _final_adjustment(pycolmap: Any, model: Any, prior_database: Path | None, groups: list[CameraGroup],
-                          config: PycolmapConfig, threads: int, focal_fixed: bool, report: dict[str, Any]) -> Any:
-        """One global bundle adjustment (with the GPS priors), the focal release, and the focal report."""
+                          config: PycolmapConfig, threads: int, focal_fixed: bool, report: dict[str, Any], *,
+                          adjust: bool) -> Any:
+        """The GPS priors for a mapper that ignores them, the focal release, and the focal report.
+
+        ``adjust``: run a pose-prior bundle adjustment first (the global mapper does not use
+        priors); the incremental and hierarchical mappers already ended with one.
+        """
         from splatkit.io.colmap import from_pycolmap
 
         def mean_error(m: Any) -> float:
@@ -521,8 +526,10 @@ class PycolmapSfM(Stage):
             finite = errors[np.isfinite(errors)]
             return float(finite.mean()) if len(finite) else float("inf")
 
-        adjusted = refine_with_priors(pycolmap, model, prior_database, refine_focal=not focal_fixed,
-                                      threads=threads, seed=config.seed)
+        adjusted = model
+        if adjust:
+            adjusted = refine_with_priors(pycolmap, model, prior_database, refine_focal=not focal_fixed,
+                                          threads=threads, seed=config.seed)
         focal: dict[str, Any] = {"policy": config.focal_refinement, "mapped_with": "fixed" if focal_fixed
                                  else "refined", "max_drift": config.focal_max_drift}
         if focal_fixed and config.focal_refinement == "auto":
