@@ -249,3 +249,54 @@ def test_fuzz_exif_block(tmp_path: Path, exif_jpeg: bytes, edits: st.DataObject)
     path = tmp_path / "a.jpg"
     path.write_bytes(_mutate(exif_jpeg, changes, None))
     _reads_or_splatkit_error(lambda: probe_image(path, name="a.jpg"))
+
+
+@pytest.fixture(scope="module")
+def xmp_tiff() -> bytes:
+    from tests.io._image_factory import dji_xmp
+
+    return gen.tiff_with_xmp_tag(1, dji_xmp({"GpsLatitude": "+30.5", "GpsLongitude": "120.25"}))
+
+
+@FUZZ
+@given(edits=st.data())
+def test_fuzz_tiff_metadata(tmp_path: Path, xmp_tiff: bytes, edits: st.DataObject) -> None:
+    """A TIFF's IFD (where the XMP tag lives) mutated: metadata never costs more than the hints."""
+    from PIL import Image
+
+    from splatkit.io.exif import read_metadata
+
+    changes = edits.draw(st.lists(st.tuples(st.integers(0, len(xmp_tiff) - 1), st.integers(0, 255)),
+                                  min_size=1, max_size=8))
+    path = tmp_path / "a.tif"
+    path.write_bytes(_mutate(xmp_tiff, changes, None))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            image = Image.open(path)
+        except Exception:  # noqa: BLE001 - Pillow refusing the file is probe_image's business, not metadata's
+            return
+        with image:
+            read_metadata(image, name="a.tif")
+
+
+@FUZZ
+@given(key=st.sampled_from(["cameras", "shots", "points", "reference_lla", "shots.s.jpg", "shots.s.jpg.rotation",
+                            "shots.s.jpg.camera", "shots.s.jpg.gps_position", "points.1", "points.1.coordinates",
+                            "points.1.color", "reference_lla.latitude"]), value=_json)
+def test_fuzz_opensfm_json(tmp_path: Path, key: str, value: object) -> None:
+    from splatkit.io.opensfm import read_reconstruction_json
+
+    rec: dict = {"cameras": {"c": {"projection_type": "perspective", "focal": 0.8}},
+                 "shots": {"s.jpg": {"camera": "c", "rotation": [0, 0, 0], "translation": [0, 0, 0],
+                                     "gps_position": [0, 0, 0]}},
+                 "points": {"1": {"coordinates": [0, 0, 1], "color": [1, 2, 3]}},
+                 "reference_lla": {"latitude": 1, "longitude": 2, "altitude": 3}}
+    parts = key.split(".") if not key.startswith("shots.s.jpg") else ["shots", "s.jpg", *key.split(".")[3:]]
+    node = rec
+    for part in parts[:-1]:
+        node = node[part]
+    node[parts[-1]] = value
+    path = tmp_path / "reconstruction.json"
+    path.write_text(json.dumps([rec]))
+    _reads_or_splatkit_error(lambda: read_reconstruction_json(path))

@@ -216,7 +216,7 @@ def _partial_from_json(index: int, obj: Any, path: Path) -> OpenSfMPartial:
         if not isinstance(shot, dict):
             raise InputError(f"{swhere} must be a JSON object", path=path)
         cam = shot.get("camera")
-        if cam not in cameras:
+        if not isinstance(cam, str) or cam not in cameras:   # a list or an object is no camera id (unhashable)
             raise InputError(f"{swhere}.camera {cam!r} is not one of the reconstruction's cameras "
                              f"{sorted(cameras)}", path=path)
         gps = shot.get("gps_position")
