@@ -477,6 +477,34 @@ def _cameras_count(folder: Path) -> Path:
     return model
 
 
+def _text_model(edit: Callable[[dict[str, str]], None]) -> Callable[[Path], Path]:
+    """The valid model as COLMAP text files, then ``edit`` changes their text (name -> content)."""
+    def make(folder: Path) -> Path:
+        from splatkit.io.colmap_binary import read_cameras_binary, read_images_binary, read_points3d_binary
+        from splatkit.io.colmap_text import encode_cameras_text, encode_images_text, encode_points3d_text
+
+        binary = colmap_model(folder / "binary")
+        texts = {"cameras.txt": encode_cameras_text(read_cameras_binary(binary / "cameras.bin")),
+                 "images.txt": encode_images_text(read_images_binary(binary / "images.bin")),
+                 "points3D.txt": encode_points3d_text(read_points3d_binary(binary / "points3D.bin"))}
+        edit(texts)
+        model = folder / "text"
+        model.mkdir()
+        for name, text in texts.items():
+            (model / name).write_text(text)
+        return model
+    return make
+
+
+def _replace_first_data_token(name: str, token: str) -> Callable[[dict[str, str]], None]:
+    def edit(texts: dict[str, str]) -> None:
+        lines = texts[name].splitlines()
+        row = next(i for i, line in enumerate(lines) if line and not line.startswith("#"))
+        lines[row] = " ".join([token, *lines[row].split()[1:]])
+        texts[name] = "\n".join(lines) + "\n"
+    return edit
+
+
 def _camera_case(params: list[float], width: int = 64, height: int = 48) -> Callable[[Path], Path]:
     return lambda folder: colmap_model(folder, params=params, width=width, height=height)
 
@@ -651,6 +679,15 @@ def _cases() -> list[Case]:
         Case("opensfm-shots-list", "model", "opensfm", _opensfm_json('[{"cameras": {}, "shots": [1, 2]}]')),
         Case("opensfm-rotation-huge", "model", "opensfm", _opensfm_json(
             '[{"cameras": {"c": {}}, "shots": {"s.jpg": {"camera": "c", "rotation": [1e999, 0, 0]}}}]')),
+        # class 1: COLMAP text
+        Case("colmap-text-huge-camera-id", "model", "colmap",
+             _text_model(_replace_first_data_token("cameras.txt", "9" * 30))),
+        Case("colmap-text-huge-image-id", "model", "colmap",
+             _text_model(_replace_first_data_token("images.txt", "9" * 30))),
+        Case("colmap-text-huge-point-id", "model", "colmap",
+             _text_model(_replace_first_data_token("points3D.txt", "9" * 30))),
+        Case("colmap-text-negative-camera-id", "model", "colmap",
+             _text_model(_replace_first_data_token("cameras.txt", "-1"))),
         # class 3: cameras
         Case("camera-focal-zero", "camera", "colmap", _camera_case([0.0, 0.0, 32.0, 24.0])),
         Case("camera-focal-negative", "camera", "colmap", _camera_case([-50.0, 50.0, 32.0, 24.0])),

@@ -52,6 +52,21 @@ def _bad_line(path: Path, number: int, expected: str, line: str, cause: Exceptio
     return InputError(f"line {number}: expected {expected}, got {shown!r}{why}", path=path)
 
 
+_U32_MAX = 2**32 - 1
+_I64_MAX = 2**63 - 1
+
+
+def _int(token: str, high: int) -> int:
+    """``int(token)`` in ``0..high`` (COLMAP ids and sizes are unsigned); ValueError otherwise.
+
+    The bound keeps a 30-digit id from reaching an int64 array later (OverflowError).
+    """
+    value = int(token)
+    if not 0 <= value <= high:
+        raise ValueError(f"{token} is outside 0..{high}")
+    return value
+
+
 def read_cameras_text(path: Path) -> list[CameraRecord]:
     """Read ``cameras.txt`` into records, in file order."""
     cameras = []
@@ -69,8 +84,8 @@ def read_cameras_text(path: Path) -> list[CameraRecord]:
         if len(tokens) != 4 + n_params:
             raise _bad_line(path, number, f"{expected} with {n_params} {model} parameters", line)
         try:
-            cameras.append(CameraRecord(camera_id=int(tokens[0]), model=model, width=int(tokens[2]),
-                                        height=int(tokens[3]),
+            cameras.append(CameraRecord(camera_id=_int(tokens[0], _U32_MAX), model=model,
+                                        width=_int(tokens[2], _I64_MAX), height=_int(tokens[3], _I64_MAX),
                                         params=np.array([float(t) for t in tokens[4:]], dtype=np.float64)))
         except ValueError as e:
             raise _bad_line(path, number, expected, line, e) from e
@@ -94,9 +109,9 @@ def read_images_text(path: Path) -> list[ImageRecord]:
         if len(tokens) != 10:
             raise _bad_line(path, number, expected, line)
         try:
-            image_id = int(tokens[0])
+            image_id = _int(tokens[0], _U32_MAX)
             pose = np.array([float(t) for t in tokens[1:8]], dtype=np.float64)
-            camera_id = int(tokens[8])
+            camera_id = _int(tokens[8], _U32_MAX)
         except ValueError as e:
             raise _bad_line(path, number, expected, line, e) from e
         # The POINTS2D line always follows, even when empty (an image without 2D points).
@@ -131,7 +146,7 @@ def read_points3d_text(path: Path) -> PointRecords:
         if len(tokens) < 8 or (len(tokens) - 8) % 2:
             raise _bad_line(path, number, expected, line)
         try:
-            ids.append(int(tokens[0]))
+            ids.append(_int(tokens[0], _I64_MAX))
             values.append([float(t) for t in (*tokens[1:4], tokens[7])])
             color = [int(t) for t in tokens[4:7]]
         except ValueError as e:
