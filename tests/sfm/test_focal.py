@@ -29,13 +29,17 @@ def test_drift_is_a_loud_warning_with_what_to_try(caplog: pytest.LogCaptureFixtu
     assert warnings[0] in caplog.text
 
 
-@pytest.mark.parametrize(("ratios", "fixed", "released", "keep"), [
-    ([1.03], 0.50, 0.49, True),    # ordinary calibration refinement
-    ([0.55], 0.50, 0.48, False),   # the ambiguity: a big move for nothing
-    ([0.75], 2.00, 0.60, True),    # a wrong EXIF focal: the fit demands the release
+@pytest.mark.parametrize(("ratios", "fixed", "released", "keep", "warns"), [
+    ([1.049], 0.1958, 0.1958, False, False),  # measured, honest EXIF: a 5 % move for nothing
+    ([1.321], 0.1979, 0.1945, False, True),   # measured, EXIF 20 % short: the fit cannot tell
+    ([1.03], 0.50, 0.40, True, False),        # the lens differs from its nominal focal
+    ([0.75], 2.00, 0.60, True, False),        # a wrong EXIF focal the fit does see
 ])
-def test_release_is_kept_within_the_band_or_when_the_fit_demands_it(ratios: list[float], fixed: float,
-                                                                     released: float, keep: bool) -> None:
-    decision = decide_release(ratios, fixed, released, max_drift=0.15, min_gain=0.2)
+def test_release_is_kept_only_when_the_fit_demands_it(ratios: list[float], fixed: float, released: float,
+                                                       keep: bool, warns: bool) -> None:
+    decision = decide_release(ratios, fixed, released, max_drift=0.15, min_gain=0.05)
     assert decision.keep_released is keep
     assert decision.reason
+    assert (decision.warning is not None) is warns
+    if warns:
+        assert "FOCAL LENGTH AMBIGUOUS" in decision.warning and "focal_refinement='free'" in decision.warning

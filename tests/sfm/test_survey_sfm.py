@@ -26,16 +26,22 @@ def _survey(root: Path, **overrides: object) -> tuple[Path, dict]:
     return photos, demo_ground_truth(root)
 
 
-def test_free_refinement_away_from_the_exif_focal_is_a_loud_warning(tmp_path: Path,
+@pytest.fixture(scope="module")
+def short_exif_survey(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """16 nadir photos whose EXIF focal is 20 % short of the one they were rendered with."""
+    photos, _ = _survey(tmp_path_factory.mktemp("short_exif"), exif_focal_scale=0.8)
+    return photos
+
+
+def test_free_refinement_away_from_the_exif_focal_is_a_loud_warning(short_exif_survey: Path, tmp_path: Path,
                                                                       caplog: pytest.LogCaptureFixture) -> None:
     from splatkit.sfm.pycolmap_backend import PycolmapConfig, PycolmapSfM
 
     # The EXIF focal is 20 % short of the one the photos were rendered with; unconstrained
     # refinement on this nadir grid walks away from it, and not even to the truth (measured:
     # 273 px against 249 px true, 196 px EXIF): beyond 15 % from EXIF, the report warns.
-    photos, _ = _survey(tmp_path / "survey", exif_focal_scale=0.8)
     with caplog.at_level(logging.WARNING):
-        result = PycolmapSfM().run(photos, PycolmapConfig(undistort=False, focal_refinement="free", num_threads=2),
+        result = PycolmapSfM().run(short_exif_survey, PycolmapConfig(undistort=False, focal_refinement="free", num_threads=2),
                                    tmp_path / "sfm")
     report = result.report
     assert report["quality"]["images_registered"] >= 15
@@ -45,6 +51,20 @@ def test_free_refinement_away_from_the_exif_focal_is_a_loud_warning(tmp_path: Pa
     assert any("FOCAL LENGTH DRIFT" in w for w in report["warnings"])
     assert "FOCAL LENGTH DRIFT" in caplog.text
     assert report["georeference"]["method"] == "gps_pose_priors"
+
+
+def test_auto_keeps_the_exif_focal_the_fit_cannot_refute_and_says_so(short_exif_survey: Path,
+                                                                       tmp_path: Path) -> None:
+    from splatkit.sfm.pycolmap_backend import PycolmapConfig, PycolmapSfM
+
+    # Releasing the focal moves it ~30 % for ~2 % lower error (measured): not kept, but flagged.
+    result = PycolmapSfM().run(short_exif_survey, PycolmapConfig(undistort=False, num_threads=2), tmp_path / "sfm")
+    report = result.report
+    assert report["quality"]["images_registered"] >= 15
+    focal = report["focal"]
+    assert focal["mapped_with"] == "fixed" and not focal["release"]["kept"]
+    assert focal["cameras"][0]["ratio"] == pytest.approx(1.0, abs=1e-6)
+    assert any("FOCAL LENGTH AMBIGUOUS" in w for w in report["warnings"])
 
 
 def test_a_survey_without_gps_still_reconstructs(tmp_path: Path) -> None:

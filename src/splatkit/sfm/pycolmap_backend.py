@@ -120,14 +120,14 @@ class PycolmapConfig:
         off by tens of metres, hence the loose vertical default.
     focal_refinement : {"auto", "fixed", "free"}
         ``auto``: with EXIF focal lengths, map with them fixed, then release them in a last
-        bundle adjustment and keep the result only within ``focal_max_drift`` or when the fit
-        demands it (:mod:`splatkit.sfm.focal`). ``fixed``: never refine. ``free``: COLMAP refines
-        from the start.
+        bundle adjustment and keep the result only when the fit demands it
+        (:mod:`splatkit.sfm.focal`). ``fixed``: never refine. ``free``: COLMAP refines from the
+        start.
     focal_max_drift : float
         Relative change from the EXIF focal beyond which the report and log warn (0.15 = 15 %).
     focal_release_min_gain : float
-        ``auto``: a released focal beyond ``focal_max_drift`` is kept only when it lowers the mean
-        reprojection error by this fraction.
+        ``auto``: the released focal is kept only when it lowers the mean reprojection error by
+        this fraction (against the same adjustment with the focal held).
     undistort : bool
         Write PINHOLE images + model for training (``images/``, ``sparse/0``).
     undistort_max_size : int
@@ -166,7 +166,7 @@ class PycolmapConfig:
     gps_std_vertical_m: float = 50.0
     focal_refinement: str = "auto"
     focal_max_drift: float = DEFAULT_MAX_DRIFT
-    focal_release_min_gain: float = 0.2
+    focal_release_min_gain: float = 0.05
     undistort: bool = True
     undistort_max_size: int = 0
     georeference: bool = True
@@ -517,7 +517,8 @@ class PycolmapSfM(Stage):
         """The GPS priors for a mapper that ignores them, the focal release, and the focal report.
 
         ``adjust``: run a pose-prior bundle adjustment first (the global mapper does not use
-        priors); the incremental and hierarchical mappers already ended with one.
+        priors); the incremental and hierarchical mappers already ended with one, so it runs
+        after them only as the held-focal reference of the release.
         """
         from splatkit.io.colmap import from_pycolmap
 
@@ -526,13 +527,16 @@ class PycolmapSfM(Stage):
             finite = errors[np.isfinite(errors)]
             return float(finite.mean()) if len(finite) else float("inf")
 
+        release = focal_fixed and config.focal_refinement == "auto"
         adjusted = model
-        if adjust:
+        # The release is judged against the same adjustment with the focal held, so that the
+        # error difference is the focal's alone (not that of one more bundle adjustment).
+        if adjust or release:
             adjusted = refine_with_priors(pycolmap, model, prior_database, refine_focal=not focal_fixed,
                                           threads=threads, seed=config.seed)
         focal: dict[str, Any] = {"policy": config.focal_refinement, "mapped_with": "fixed" if focal_fixed
                                  else "refined", "max_drift": config.focal_max_drift}
-        if focal_fixed and config.focal_refinement == "auto":
+        if release:
             released = refine_with_priors(pycolmap, adjusted, prior_database, refine_focal=True, threads=threads,
                                           seed=config.seed)
             ratios = [c.ratio for c in focal_checks(_camera_focals(released, groups))]
@@ -547,6 +551,8 @@ class PycolmapSfM(Stage):
                 adjusted = released
             else:
                 report["notes"].append(decision.reason)
+            if decision.warning:
+                report.setdefault("warnings", []).append(decision.warning)
         checks = focal_checks(_camera_focals(adjusted, groups), max_drift=config.focal_max_drift)
         focal["cameras"] = [c.to_dict() for c in checks]
         warnings = focal_warnings(checks, max_drift=config.focal_max_drift)
