@@ -4,6 +4,13 @@ Usage::
 
     python benchmarks/train.py --backend cpu --steps 3000 --json out.json
     python benchmarks/train.py --backend gsplat --steps 7000 --json out.json   # on a CUDA machine
+    python benchmarks/train.py --preset equal-work --json out.json   # issue 13's CPU step-speed work
+
+``--preset equal-work`` is the work OpenSplat 1.1.5's CPU build was timed on (issue 13): 300 steps,
+the 1,850 SfM points as Gaussians and no densification (refinement would start at step 500, as
+OpenSplat's default warm-up; no opacity reset), SH degree 3 unlocked every 1,000 steps (OpenSplat's
+default, so degree 0 throughout), evaluation only at the end. Explicit options override the preset.
+Per-step wall times (from the progress callback) go into the JSON's ``step_times``.
 
 Held-out views are every 8th image by name (image000, image008, image016), as in the issue.
 Prints a table of the training curve and writes JSON with device, versions, date and the curve.
@@ -45,8 +52,28 @@ def run_metadata(device: str) -> dict[str, object]:
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "git_commit": commit}
 
 
+#: Named option sets; ``equal-work`` is issue 13's comparison with OpenSplat's CPU build.
+PRESETS: dict[str, dict[str, object]] = {
+    "equal-work": {"steps": 300, "refine_start": 500, "refine_stop": 300, "reset_every": 100_000,
+                   "sh_interval": 1000, "eval_every": 0},
+}
+
+
+def step_time_summary(step_times: list[float]) -> dict[str, float] | None:
+    """Mean, median, min and the best 50-step stretch of per-step wall times (s)."""
+    if not step_times:
+        return None
+    ordered = sorted(step_times)
+    window = min(50, len(step_times))
+    best = min(sum(step_times[i:i + window]) for i in range(len(step_times) - window + 1)) / window
+    return {"steps": len(step_times), "mean_s": sum(step_times) / len(step_times),
+            "median_s": ordered[len(ordered) // 2], "min_s": ordered[0], "best_50_mean_s": best}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", choices=tuple(PRESETS), default=None,
+                        help="a named set of the options below (explicit options win)")
     parser.add_argument("--backend", choices=("cpu", "gsplat"), default="cpu")
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--sh-degree", type=int, default=3)
@@ -62,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=FERN)
     parser.add_argument("--workdir", type=Path, default=None, help="keep outputs here (default: a temp dir)")
     parser.add_argument("--json", type=Path, default=None, help="write the result here")
+    if argv is None:
+        argv = sys.argv[1:]
+    preset = parser.parse_known_args(argv)[0].preset
+    if preset is not None:
+        parser.set_defaults(**PRESETS[preset])
     args = parser.parse_args(argv)
 
     from splatkit.contracts import PosedImages
@@ -88,12 +120,19 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint_every=0)
     stage_cls = PluginManager(load_entrypoints=False).stages.require_available("train", args.backend)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="splatkit-bench-train-"))
+    step_times: list[float] = []
+    last = [0.0]
+
     def show(update: ProgressUpdate) -> None:
+        now = time.perf_counter()
+        step_times.append(now - last[0])  # the first one includes loading the scene
+        last[0] = now
         if update.step % 100 == 0:
             print(f"  step {update.step}/{update.total}: {time.perf_counter() - t0:7.1f} s, "
                   f"{int(update.metrics['num_gaussians'])} Gaussians, loss {update.metrics['loss']:.4f}", flush=True)
 
     t0 = time.perf_counter()
+    last[0] = t0
     result = stage_cls().run(posed, config, workdir, progress=show)
     report = result.report
 
@@ -107,11 +146,17 @@ def main(argv: list[str] | None = None) -> int:
           f"({report['steps_per_second']:.2f} steps/s), {report['num_gaussians']} Gaussians, "
           f"held-out PSNR {mean['psnr']:.2f} dB, SSIM {mean['ssim']:.4f}, "
           f"peak memory {report['peak_memory_bytes'] / 2**20:.0f} MiB")
+    timing = step_time_summary(step_times[1:])
+    if timing:
+        print(f"per step (steps 2..{len(step_times)}): mean {timing['mean_s']:.3f} s, median "
+              f"{timing['median_s']:.3f} s, best 50-step stretch {timing['best_50_mean_s']:.3f} s/step")
     if args.json:
-        record = {"benchmark": "train", "dataset": "llff-fern 504x378", **run_metadata(report["device"]),
+        record = {"benchmark": "train", "dataset": "llff-fern 504x378", "preset": args.preset,
+                  **run_metadata(report["device"]), "load_average": os.getloadavg(),
                   "result": {k: report[k] for k in ("backend", "steps", "seconds", "steps_per_second",
                                                     "num_gaussians", "heldout", "curve", "peak_memory_bytes",
-                                                    "opacity_resets", "config")}}
+                                                    "opacity_resets", "config")},
+                  "step_time_summary": timing, "step_times": [round(t, 4) for t in step_times]}
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(record, indent=2))
     return 0
