@@ -40,7 +40,7 @@ def image_set(enu: np.ndarray, *, altitude: bool = True, without_gps: int = 0) -
 
 
 def test_priors_are_enu_around_the_mean_with_separate_horizontal_and_vertical_std() -> None:
-    enu = grid(4, 3, 10.0, 8.0) + np.array([0.0, 0.0, 1.0]) * np.arange(12)[:, None]
+    enu = grid(4, 3, 10.0, 8.0) + np.array([0.0, 0.0, 0.2]) * np.arange(12)[:, None]
     priors = gps_priors(image_set(enu), std_horizontal_m=2.0, std_vertical_m=30.0)
     assert priors is not None
     assert priors.names[0] == "img_000.jpg" and len(priors.names) == 12
@@ -65,6 +65,19 @@ def test_missing_altitude_leaves_height_unconstrained() -> None:
     priors = gps_priors(image_set(grid(3, 2, 10, 10), altitude=False), std_horizontal_m=5, std_vertical_m=50)
     assert priors is not None
     assert np.all(priors.std_m[:, 2] == NO_ALTITUDE_STD_M)
+
+
+def test_altitudes_that_tilt_the_survey_are_levelled() -> None:
+    flat = grid(5, 4, 10.0, 10.0)
+    climbing = flat + np.column_stack([np.zeros((20, 2)), 0.8 * flat[:, 0]])  # like caliterra: slope 0.8
+    gentle = flat + np.column_stack([np.zeros((20, 2)), 0.1 * flat[:, 1]])    # terrain following
+    kept = gps_priors(image_set(gentle), std_horizontal_m=5, std_vertical_m=50)
+    assert kept is not None and not kept.levelled and kept.altitude_slope == pytest.approx(0.1, abs=1e-3)
+    assert np.ptp(kept.enu[:, 2]) == pytest.approx(3.0, abs=0.01)
+    levelled = gps_priors(image_set(climbing), std_horizontal_m=5, std_vertical_m=50)
+    assert levelled is not None and levelled.levelled and levelled.altitude_slope == pytest.approx(0.8, abs=1e-3)
+    assert np.all(levelled.enu[:, 2] == 0.0)
+    assert np.allclose(levelled.enu[:, :2] - levelled.enu[0, :2], climbing[:, :2] - climbing[0, :2], atol=0.05)
 
 
 def test_spacing_and_pairing_radius_follow_the_survey() -> None:

@@ -37,6 +37,8 @@ __all__ = [
     "spatial_pairing",
     "write_pose_priors",
     "prior_frame_georeference",
+    "altitude_slope",
+    "MAX_ALTITUDE_SLOPE",
     "NO_ALTITUDE_STD_M",
 ]
 
@@ -59,12 +61,19 @@ class GpsPriors:
         GPS positions, east/north/up metres around ``reference``.
     std_m : float64 [N, 3]
         Standard deviation per axis (east, north, up), metres.
+    altitude_slope : float
+        Slope of the plane fitted to the GPS positions (height change per metre across the
+        survey) before any levelling.
+    levelled : bool
+        The GPS altitudes were replaced by their mean (see :func:`gps_priors`).
     """
 
     reference: Georeference
     names: tuple[str, ...]
     enu: np.ndarray
     std_m: np.ndarray
+    altitude_slope: float = 0.0
+    levelled: bool = False
 
     def covariances(self) -> np.ndarray:
         """Diagonal position covariances, float64 [N, 3, 3] (metres squared)."""
@@ -78,8 +87,23 @@ class GpsPriors:
         return {n: p for n, p in zip(self.names, self.enu)}
 
 
+#: Steepest plane through the GPS positions taken at face value (height per horizontal metre,
+#: ~19 degrees): survey flights hold their altitude, or follow terrain gentler than this.
+MAX_ALTITUDE_SLOPE = 0.35
+
+
+def altitude_slope(enu: np.ndarray) -> float:
+    """Slope of the least-squares plane ``z = a x + b y + c`` through positions ``[N, 3]``: ``|(a, b)|``."""
+    enu = np.asarray(enu, dtype=np.float64)
+    if len(enu) < 3 or np.linalg.matrix_rank(enu[:, :2] - enu[:, :2].mean(axis=0)) < 2:
+        return 0.0
+    design = np.column_stack([enu[:, :2], np.ones(len(enu))])
+    coef = np.linalg.lstsq(design, enu[:, 2], rcond=None)[0]
+    return float(np.hypot(coef[0], coef[1]))
+
+
 def gps_priors(image_set: ImageSet, *, std_horizontal_m: float, std_vertical_m: float,
-               min_images: int = 3) -> GpsPriors | None:
+               min_images: int = 3, max_altitude_slope: float = MAX_ALTITUDE_SLOPE) -> GpsPriors | None:
     """The photos' GPS as ENU camera-centre priors, or None when fewer than ``min_images`` have GPS.
 
     Parameters
@@ -90,11 +114,17 @@ def gps_priors(image_set: ImageSet, *, std_horizontal_m: float, std_vertical_m: 
         Stated GPS uncertainty (one standard deviation) horizontally and vertically.
     min_images : int
         Fewest photos with GPS that make priors worth having (COLMAP needs 3 to align).
+    max_altitude_slope : float
+        When the plane through the GPS positions is steeper than this, the altitudes are taken
+        to be wrong and replaced by their mean (a level flight). Why: image geometry says
+        nothing about which way is up, so the priors alone orient the model, and altitudes that
+        drift with position tilt it -- the caliterra survey's EXIF altitudes climb 97 m across
+        64 m (slope 0.82), and mapping with them tilted its ground 43 degrees.
 
     Returns
     -------
     GpsPriors or None
-        Photos whose GPS lacks altitude get altitude 0 with a vertical std of
+        Photos whose GPS lacks altitude get the mean altitude with a vertical std of
         :data:`NO_ALTITUDE_STD_M` (no height information).
     """
     records = [r for r in image_set if r.gps is not None]
@@ -108,10 +138,15 @@ def gps_priors(image_set: ImageSet, *, std_horizontal_m: float, std_vertical_m: 
     alt = np.where(has_alt, alt, ref_alt)
     reference = Georeference(lat=float(lat.mean()), lon=float(lon.mean()), alt=ref_alt)
     enu = lla_to_enu(lat, lon, alt, reference)
+    slope = altitude_slope(enu[has_alt]) if has_alt.sum() >= 3 else 0.0
+    levelled = slope > max_altitude_slope
+    if levelled:
+        enu[:, 2] = 0.0  # the reference altitude: the mean
     std = np.tile(np.array([std_horizontal_m, std_horizontal_m, std_vertical_m], dtype=np.float64),
                   (len(records), 1))
     std[~has_alt, 2] = NO_ALTITUDE_STD_M
-    return GpsPriors(reference=reference, names=tuple(r.name for r in records), enu=enu, std_m=std)
+    return GpsPriors(reference=reference, names=tuple(r.name for r in records), enu=enu, std_m=std,
+                     altitude_slope=slope, levelled=levelled)
 
 
 def survey_spacing_m(enu: np.ndarray) -> float:
@@ -280,6 +315,7 @@ def prior_frame_georeference(rec: Reconstruction, priors: GpsPriors, *,
         "images_with_gps": len(idx),
         "registered_images": len(rec.frames),
         "std_m": {"horizontal": std_h, "vertical": float(np.median(priors.std_m[:, 2]))},
+        "altitudes_levelled": priors.levelled,
         "max_error_m": float(limit),
         "inliers": int(inliers.sum()),
         "outliers": [n for n, ok in zip(names, inliers) if not ok],

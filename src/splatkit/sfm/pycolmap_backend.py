@@ -118,6 +118,10 @@ class PycolmapConfig:
     gps_std_horizontal_m, gps_std_vertical_m : float
         Stated GPS uncertainty (one standard deviation) of the priors. EXIF altitudes are often
         off by tens of metres, hence the loose vertical default.
+    gps_max_altitude_slope : float
+        When the plane through the GPS positions is steeper than this (height per metre), the
+        altitudes are taken to be wrong and levelled to their mean before they orient the model
+        (:func:`splatkit.sfm.pose_priors.gps_priors`).
     focal_refinement : {"auto", "fixed", "free"}
         ``auto``: with EXIF focal lengths, map with them fixed, then release them in a last
         bundle adjustment and keep the result only when the fit demands it
@@ -164,6 +168,7 @@ class PycolmapConfig:
     gps_priors: bool = True
     gps_std_horizontal_m: float = 5.0
     gps_std_vertical_m: float = 50.0
+    gps_max_altitude_slope: float = 0.35
     focal_refinement: str = "auto"
     focal_max_drift: float = DEFAULT_MAX_DRIFT
     focal_release_min_gain: float = 0.05
@@ -390,7 +395,13 @@ class PycolmapSfM(Stage):
         groups = group_cameras(image_set, config.camera_mode)
         self._extract(pycolmap, database, image_dir, groups, config, threads)
         priors = gps_priors(image_set, std_horizontal_m=config.gps_std_horizontal_m,
-                            std_vertical_m=config.gps_std_vertical_m)
+                            std_vertical_m=config.gps_std_vertical_m, max_altitude_slope=config.gps_max_altitude_slope)
+        if priors is not None and priors.levelled:
+            msg = (f"GPS altitudes tilt the survey (plane slope {priors.altitude_slope:.2f} > "
+                   f"{config.gps_max_altitude_slope}): taken as wrong and replaced by their mean (a level flight), "
+                   "so that they do not tilt the model; heights in the model are relative to that mean")
+            logger.warning(msg)
+            report["notes"].append(msg)
         use_priors = False
         if priors is not None and config.gps_priors:
             use_priors = write_pose_priors(pycolmap, database, priors) >= 3
@@ -444,6 +455,7 @@ class PycolmapSfM(Stage):
         if not config.gps_priors:
             return {"used": False, "reason": "gps_priors=False", "images_with_gps": len(priors.names)}
         return {"used": used, "images_with_gps": len(priors.names), "reference": priors.reference.to_dict(),
+                "altitude_slope": priors.altitude_slope, "altitudes_levelled": priors.levelled,
                 "std_horizontal_m": config.gps_std_horizontal_m, "std_vertical_m": config.gps_std_vertical_m,
                 "coordinate_system": "CARTESIAN (ENU around reference)"}
 
