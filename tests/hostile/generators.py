@@ -335,6 +335,11 @@ def sog_image_too_large_for_count(folder: Path) -> Path:
     return _sog_with_images(folder, 1, webp_with_size(4000, 4000))
 
 
+def sog_image_far_larger_than_count(folder: Path) -> Path:
+    # within the decode budget, but 512 x 512 texels for 10 splats
+    return _sog_with_images(folder, 10, zero_webp(512, 512))
+
+
 def sog_image_past_pixel_limit(folder: Path) -> Path:
     return _sog_with_images(folder, 200_000_000, webp_with_size(16383, 16383))
 
@@ -636,6 +641,7 @@ def _cases() -> list[Case]:
         Case("sog-bomb-real-zero-pixels", "decode-size", "sog", sog_bomb_real_pixels),
         Case("sog-image-too-large-for-count", "decode-size", "sog", sog_image_too_large_for_count),
         Case("sog-image-past-pixel-limit", "decode-size", "sog", sog_image_past_pixel_limit),
+        Case("sog-image-far-larger-than-count", "decode-size", "sog", sog_image_far_larger_than_count),
         Case("posed-png-100000", "decode-size", "posed", _posed_case(lambda: png_header(100_000, 100_000))),
         Case("posed-png-20000", "decode-size", "posed", _posed_case(lambda: png_header(20_000, 20_000))),
         Case("posed-png-70000-wide", "decode-size", "posed", _posed_case(lambda: png_header(70_000, 10))),

@@ -44,6 +44,7 @@ EXPECT = {
     "sog-bomb-real-zero-pixels": r"decompression bomb",
     "sog-image-too-large-for-count": r"decompression bomb|far more than",
     "sog-image-past-pixel-limit": r"'means_l\.webp'",
+    "sog-image-far-larger-than-count": r"far more than count=10 splats need",
     "posed-png-100000": r"image b\.png",
     "posed-png-20000": r"image b\.png",
     "posed-png-70000-wide": r"image b\.png declares 70000x10",

@@ -27,8 +27,9 @@ DEFAULT_WEBP_EFFORT = 4
 DECODE_SLACK_BYTES = 32 << 20
 #: Most decoded bytes per compressed byte beyond the slack; real SOG textures are near 2-4.
 DECODE_RATIO = 256
-#: Texels a per-splat image may hold beyond twice the splat count (texture rounding, tiny files).
-MAX_SLACK_TEXELS = 4096
+#: Texels a per-splat image may hold beyond four times the splat count: a power-of-two square
+#: (a writer splatkit has not seen might use one) is under 4 N, every known layout under 2 N.
+MAX_SLACK_TEXELS = 65536
 
 
 def encode_webp(texture: np.ndarray, *, effort: int = DEFAULT_WEBP_EFFORT) -> bytes:
@@ -178,7 +179,7 @@ def decode_per_splat(members: Mapping[str, bytes], names: Mapping[str, str], cou
                              path=source)
         # Every writer sizes the textures from the count (a near-square of 4-pixel steps, or the exact
         # square of SOGS v1); far larger images hold nothing but cost memory to decode.
-        if w * h > 2 * count + MAX_SLACK_TEXELS:
+        if w * h > 4 * count + MAX_SLACK_TEXELS:
             raise InputError(f"SOG member {name!r} is {w}x{h} = {w * h} pixels, far more than {count_key}={count} "
                              "splats need; the file is corrupt", path=source)
     textures = {role: decode_member(members, name, source=source) for role, name in names.items()}
