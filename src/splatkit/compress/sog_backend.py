@@ -38,7 +38,7 @@ class SogConfig:
 
     Attributes
     ----------
-    order : str
+    order : {"morton", "plas"}
         ``"morton"`` (default: the smaller files with lossless WebP) or ``"plas"`` (2-D
         self-organising sort: 2-13 % larger on a trained cloud and slower, see
         docs/compression.md; pads the texture with transparent splats that only splatkit's
@@ -57,7 +57,7 @@ class SogConfig:
         Recentre positions before quantising (offset kept in ``meta.splatkit``).
     webp_effort : int
         libwebp lossless preset 0..9.
-    device : str
+    device : {"auto", "cpu", "cuda"}
         ``"auto"``, ``"cpu"`` or ``"cuda"`` for the palette k-means and the PLAS sort.
     verify : bool
         Decode the result and report per-attribute errors (costs a WebP decode).

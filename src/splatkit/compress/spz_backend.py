@@ -45,7 +45,7 @@ class SpzConfig:
 
     Attributes
     ----------
-    version : int
+    version : {2, 3, 4}
         SPZ version to write: 3 (gzip, read by every SPZ reader; default), 2 (the older rotation
         encoding) or 4 (ZSTD streams, ~5-10 % smaller; needs ``pip install zstandard``).
     sh_degree : int or None
