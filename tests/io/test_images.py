@@ -14,7 +14,14 @@ from PIL import Image
 
 from splatkit.contracts import ImageSet
 from splatkit.errors import InputError
-from splatkit.io.images import describe_image_set, info, is_image_source, probe_image, read_image_set
+from splatkit.io.images import (
+    describe_image_set,
+    extracting_under,
+    info,
+    is_image_source,
+    probe_image,
+    read_image_set,
+)
 from splatkit.io.safe_zip import EXTRACTED_MARKER, ZipLimits
 from tests.conftest import dataset
 from tests.io._image_factory import dji_xmp, jpeg_bytes, make_exif, write_jpeg, write_zip
@@ -193,6 +200,40 @@ def test_zip_without_extract_to_uses_a_fresh_folder_and_cleans_it_on_failure(
     with pytest.raises(InputError, match="found 2 usable image"):
         read_image_set(two)
     assert sorted(scratch.iterdir()) == [image_set.root]  # the failed extraction left nothing
+
+    from splatkit.io import images
+
+    images._remove_tempdir_extractions()  # what runs at interpreter exit
+    assert list(scratch.iterdir()) == []
+
+
+def test_zip_extractions_go_where_extracting_under_says(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    systemp, stage_scratch = tmp_path / "systemp", tmp_path / "stage_scratch"
+    systemp.mkdir()
+    stage_scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(systemp))
+    good = write_zip(tmp_path / "good.zip", {f"{i}.jpg": jpeg_bytes(seed=i) for i in range(3)})
+    with extracting_under(stage_scratch):
+        image_set = read_image_set(good)
+    assert image_set.root.parent == stage_scratch and all(r.path.is_file() for r in image_set)
+    assert list(systemp.iterdir()) == []
+    assert read_image_set(good).root.parent == systemp  # the block is over
+
+
+def test_a_zip_read_in_a_process_leaves_nothing_in_the_temporary_folder(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    systemp = tmp_path / "systemp"
+    systemp.mkdir()
+    good = write_zip(tmp_path / "good.zip", {f"{i}.jpg": jpeg_bytes(seed=i) for i in range(3)})
+    code = ("import sys\nfrom splatkit.io.images import read_image_set\n"
+            "print(read_image_set(sys.argv[1]).root)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(good)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TMPDIR": str(systemp)}, check=True)
+    assert done.stdout.strip().startswith(str(systemp))
+    assert list(systemp.iterdir()) == []
 
 
 @pytest.mark.parametrize(

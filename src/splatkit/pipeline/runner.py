@@ -255,14 +255,15 @@ def check_out_dir_apart(source: str | Path, out_dir: str | Path, *, what: str = 
     """
     src = Path(source).resolve()
     out = Path(out_dir).resolve()
+    a_what = f"{'an' if what[:1] in 'aeiou' else 'a'} {what}"
     if owned is None:
         owned = tuple(STAGE_ORDER) + tuple(k + PARTIAL_SUFFIX for k in STAGE_ORDER) + _RUN_ENTRIES
     if out == src:
         raise InputError(f"the {what} is the photo source {src}: splatkit would read its own outputs as photos "
-                         f"and miss deleted ones; pass an {what} outside {src}", path=out_dir)
+                         f"and miss deleted ones; pass {a_what} outside {src}", path=out_dir)
     if src.is_dir() and out.is_relative_to(src):
         raise InputError(f"the {what} is inside the photo folder {src}: a later run would read splatkit's own "
-                         f"images as photos; pass an {what} outside {src}", path=out_dir)
+                         f"images as photos; pass {a_what} outside {src}", path=out_dir)
     if src.is_relative_to(out):
         top = src.relative_to(out).parts[0]
         if not owned or top in owned or top.startswith("."):
