@@ -8,6 +8,18 @@ alpha is below 1/255 by construction of the radius (``extend = sqrt(2 ln(255 op)
 ``op <= 1``), so gsplat skips those pixels too and the result is the same; the box is widened by
 one pixel so that float rounding at the border cannot make a difference.
 
+Cost (issue 13: ``exp`` was half of the forward time on the 2-core machine). Along a row of the
+box, ``sigma`` is a quadratic in the column, so ``exp(-sigma)`` is carried by a recurrence: with
+``A = conic_a / 2`` and ``dx = mean_x - (j + 0.5)``, ``e(j + 1) = e(j) r(j)``,
+``r(j) = exp(-(A (1 - 2 dx) - conic_b dy))`` and ``r(j + 1) = r(j) exp(-2 A)``: two ``exp`` per
+row and one per (tile, Gaussian) instead of one per pixel. It starts at the row's first pixel
+inside the ellipse ``sigma <= ln(255 op) + SIGMA_MARGIN`` (outside it alpha is below 1/255 for
+sure; the margin keeps the threshold test of the pixels inside exact) and stops where the row
+leaves it, so ``e`` stays within ``[1/255, 1]`` and at most 16 steps from an exact value (float32:
+a few 1e-6 relative, far below the 1e-4 of the gsplat parity tests). The backward pass runs the
+same recurrence, so it sees the forward pass's alpha bit for bit. Arithmetic stays in the input
+dtype (:func:`kernel_constants`), and per-pixel state is one array per channel.
+
 The functions here are plain Python until :func:`compiled_kernels` compiles them: importing this
 module does not import numba (importing splatkit must stay light). ``prange`` is the builtin
 ``range`` until then and :func:`compiled_kernels` rebinds it to ``numba.prange`` before compiling,
@@ -30,6 +42,9 @@ prange = range  # rebound to numba.prange by compiled_kernels()
 ALPHA_THRESHOLD = 1.0 / 255.0
 MAX_ALPHA = 0.999
 MIN_TRANSMITTANCE = 1e-4
+# Pixels with sigma > ln(255 op) + SIGMA_MARGIN have alpha < 1/255 whatever the rounding of the
+# log: the kernels skip their exp. The margin keeps the threshold test of the others exact.
+SIGMA_MARGIN = 1e-3
 
 # Per-intersection gradient layout written by the backward kernel.
 GRAD_MEAN2D = 0  # 2 values: d/d mean2d (x, y)
@@ -114,19 +129,46 @@ def _fill_tiles(
                 fill[b] += 1
 
 
+def kernel_constants(dtype: np.dtype, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The compositing kernels' constants and pixel centres, in the kernels' float ``dtype``.
+
+    Python float literals are float64 in numba and would promote float32 arithmetic to float64
+    (slower, and with a float64 ``exp``); reading the constants from arrays of the input's dtype
+    keeps a float32 render in float32, as gsplat's kernels are.
+
+    Returns
+    -------
+    consts, centres
+        ``[ALPHA_THRESHOLD, MAX_ALPHA, MIN_TRANSMITTANCE, 0.5, 1.0, ln(255), SIGMA_MARGIN]`` and
+        ``[size]`` pixel centres ``j + 0.5``.
+    """
+    consts = np.array([ALPHA_THRESHOLD, MAX_ALPHA, MIN_TRANSMITTANCE, 0.5, 1.0, math.log(255.0),
+                       SIGMA_MARGIN], dtype=dtype)
+    return consts, (np.arange(size, dtype=np.float64) + 0.5).astype(dtype)
+
+
 def _rasterize_fwd(
     means2d, conics, colors, opacities, radii, background, tile_offsets, flatten_ids, tile_order,
-    width, height, tile_size, tile_width, tile_height, out_color, out_transmittance, out_last,
+    width, height, tile_size, tile_width, tile_height, consts, centres, out_color,
+    out_transmittance, out_last,
 ):  # pragma: no cover
     """Front-to-back compositing, one tile per parallel iteration.
 
-    Writes ``out_color [I, H, W, D]`` (background already blended with the final transmittance),
+    Writes ``out_color [I, H, W, 3]`` (background already blended with the final transmittance),
     ``out_transmittance [I, H, W]`` (the final T) and ``out_last [I, H, W]`` (index into
     ``flatten_ids`` of the last Gaussian that contributed to the pixel, -1 if none).
+
+    A pixel that has stopped keeps ``-T`` in ``trans``: one load tells both.
     """
+    alpha_min = consts[0]
+    alpha_max = consts[1]
+    t_min = consts[2]
+    half = consts[3]
+    one = consts[4]
+    ln255 = consts[5]
+    margin = consts[6]
     n_tiles = tile_width * tile_height
     n_pix = tile_size * tile_size
-    channels = colors.shape[1]
     for w in prange(tile_order.shape[0]):
         t = tile_order[w]
         image = t // n_tiles
@@ -135,10 +177,11 @@ def _rasterize_fwd(
         py0 = (tile // tile_width) * tile_size
         px1 = min(px0 + tile_size, width)
         py1 = min(py0 + tile_size, height)
-        trans = np.ones(n_pix, dtype=means2d.dtype)
-        acc = np.zeros((n_pix, channels), dtype=means2d.dtype)
+        trans = np.ones(n_pix, dtype=means2d.dtype)  # < 0: stopped, -T is the final T
+        acc_r = np.zeros(n_pix, dtype=means2d.dtype)
+        acc_g = np.zeros(n_pix, dtype=means2d.dtype)
+        acc_b = np.zeros(n_pix, dtype=means2d.dtype)
         last = np.full(n_pix, -1, dtype=np.int64)
-        done = np.zeros(n_pix, dtype=np.bool_)
         n_active = (px1 - px0) * (py1 - py0)
         for k in range(tile_offsets[t], tile_offsets[t + 1]):
             if n_active == 0:
@@ -146,50 +189,76 @@ def _rasterize_fwd(
             g = flatten_ids[k]
             mx = means2d[g, 0]
             my = means2d[g, 1]
-            ca = conics[g, 0]
+            ca = conics[g, 0] * half
             cb = conics[g, 1]
-            cc = conics[g, 2]
+            cc = conics[g, 2] * half
             op = opacities[g]
+            cr = colors[g, 0]
+            cg = colors[g, 1]
+            cbl = colors[g, 2]
+            # exp(-sigma) * op < 1/255 for sure beyond this sigma.
+            sigma_cut = math.log(op) + ln255 + margin if op > 0 else -one
             jx0 = max(px0, int(math.floor(mx - radii[g, 0])) - 1)
             jx1 = min(px1, int(math.ceil(mx + radii[g, 0])) + 1)
             iy0 = max(py0, int(math.floor(my - radii[g, 1])) - 1)
             iy1 = min(py1, int(math.ceil(my + radii[g, 1])) + 1)
+            q = math.exp(-(ca + ca))
             for i in range(iy0, iy1):
-                dy = my - (i + 0.5)
+                dy = my - centres[i]
+                sy = cc * dy * dy
+                cy = cb * dy
+                row = (i - py0) * tile_size - px0
+                started = False
+                e = one
+                r = one
                 for j in range(jx0, jx1):
-                    p = (i - py0) * tile_size + (j - px0)
-                    if done[p]:
+                    dx = mx - centres[j]
+                    sigma = (ca * dx + cy) * dx + sy
+                    # exp(-sigma) along the row by recurrence (see the module docstring).
+                    if started:
+                        if sigma > sigma_cut:
+                            break  # past the ellipse: sigma only grows from here
+                        e *= r
+                        r *= q
+                    else:
+                        if sigma > sigma_cut or sigma < 0:
+                            continue
+                        started = True
+                        e = math.exp(-sigma)
+                        r = math.exp(-(ca * (one - dx - dx) - cy))  # e(j + 1) / e(j)
+                    p = row + j
+                    tp = trans[p]
+                    if tp < 0 or sigma < 0:
                         continue
-                    dx = mx - (j + 0.5)
-                    sigma = 0.5 * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
-                    if sigma < 0.0:
+                    alpha = min(alpha_max, op * e)
+                    if alpha < alpha_min:
                         continue
-                    alpha = min(MAX_ALPHA, op * math.exp(-sigma))
-                    if alpha < ALPHA_THRESHOLD:
-                        continue
-                    next_t = trans[p] * (1.0 - alpha)
-                    if next_t <= MIN_TRANSMITTANCE:  # exclusive stop, as gsplat
-                        done[p] = True
+                    next_t = tp * (one - alpha)
+                    if next_t <= t_min:  # exclusive stop, as gsplat
+                        trans[p] = -tp
                         n_active -= 1
                         continue
-                    vis = alpha * trans[p]
-                    for ch in range(channels):
-                        acc[p, ch] += colors[g, ch] * vis
+                    vis = alpha * tp
+                    acc_r[p] += cr * vis
+                    acc_g[p] += cg * vis
+                    acc_b[p] += cbl * vis
                     last[p] = k
                     trans[p] = next_t
         for i in range(py0, py1):
             for j in range(px0, px1):
                 p = (i - py0) * tile_size + (j - px0)
-                for ch in range(channels):
-                    out_color[image, i, j, ch] = acc[p, ch] + trans[p] * background[image, ch]
-                out_transmittance[image, i, j] = trans[p]
+                tp = abs(trans[p])
+                out_color[image, i, j, 0] = acc_r[p] + tp * background[image, 0]
+                out_color[image, i, j, 1] = acc_g[p] + tp * background[image, 1]
+                out_color[image, i, j, 2] = acc_b[p] + tp * background[image, 2]
+                out_transmittance[image, i, j] = tp
                 out_last[image, i, j] = last[p]
 
 
 def _rasterize_bwd(
     means2d, conics, colors, opacities, radii, background, tile_offsets, flatten_ids, tile_order,
-    width, height, tile_size, tile_width, tile_height, transmittance, last_ids, v_color, v_alpha,
-    isect_grads,
+    width, height, tile_size, tile_width, tile_height, consts, centres, transmittance, last_ids,
+    v_color, v_alpha, isect_grads,
 ):  # pragma: no cover
     """Back-to-front gradient of :func:`_rasterize_fwd` (RGB), one tile per parallel iteration.
 
@@ -197,11 +266,18 @@ def _rasterize_bwd(
     recovered by dividing by ``1 - alpha``, ``buffer`` holds the colour composited behind it, and
     the clamped branch (``op * exp(-sigma) > 0.999``) passes no gradient to sigma or opacity. Each
     (tile, Gaussian) intersection gets its own row of ``isect_grads [n_isects, GRAD_WIDTH]``, so
-    tiles never write the same memory; rows are summed per Gaussian afterwards.
+    tiles never write the same memory; rows are summed per Gaussian afterwards. The alpha of a
+    pixel is computed exactly as in the forward pass (same dtype, same skips).
     """
+    alpha_min = consts[0]
+    alpha_max = consts[1]
+    half = consts[3]
+    one = consts[4]
+    ln255 = consts[5]
+    margin = consts[6]
+    zero = one - one
     n_tiles = tile_width * tile_height
     n_pix = tile_size * tile_size
-    channels = colors.shape[1]
     for w in prange(tile_order.shape[0]):
         t = tile_order[w]
         image = t // n_tiles
@@ -211,26 +287,32 @@ def _rasterize_bwd(
         px1 = min(px0 + tile_size, width)
         py1 = min(py0 + tile_size, height)
         trans = np.ones(n_pix, dtype=means2d.dtype)
-        t_final = np.ones(n_pix, dtype=means2d.dtype)
-        buffer = np.zeros((n_pix, channels), dtype=means2d.dtype)
+        buf_r = np.zeros(n_pix, dtype=means2d.dtype)
+        buf_g = np.zeros(n_pix, dtype=means2d.dtype)
+        buf_b = np.zeros(n_pix, dtype=means2d.dtype)
         last = np.full(n_pix, -1, dtype=np.int64)
-        grad_c = np.zeros((n_pix, channels), dtype=means2d.dtype)
-        grad_a = np.zeros(n_pix, dtype=means2d.dtype)
-        bg_dot = np.zeros(n_pix, dtype=means2d.dtype)
+        gc_r = np.zeros(n_pix, dtype=means2d.dtype)
+        gc_g = np.zeros(n_pix, dtype=means2d.dtype)
+        gc_b = np.zeros(n_pix, dtype=means2d.dtype)
+        # t_final * (v_alpha - background . v_color): the part of dL/d alpha that does not
+        # depend on the Gaussian, times 1 / (1 - alpha) per Gaussian.
+        g_final = np.zeros(n_pix, dtype=means2d.dtype)
         tile_last = -1
         for i in range(py0, py1):
             for j in range(px0, px1):
                 p = (i - py0) * tile_size + (j - px0)
-                trans[p] = transmittance[image, i, j]
-                t_final[p] = transmittance[image, i, j]
+                tf = transmittance[image, i, j]
+                trans[p] = tf
                 last[p] = last_ids[image, i, j]
                 tile_last = max(tile_last, last[p])
-                grad_a[p] = v_alpha[image, i, j]
-                s = 0.0
-                for ch in range(channels):
-                    grad_c[p, ch] = v_color[image, i, j, ch]
-                    s += background[image, ch] * v_color[image, i, j, ch]
-                bg_dot[p] = s
+                vr = v_color[image, i, j, 0]
+                vg = v_color[image, i, j, 1]
+                vb = v_color[image, i, j, 2]
+                gc_r[p] = vr
+                gc_g[p] = vg
+                gc_b[p] = vb
+                bg_dot = background[image, 0] * vr + background[image, 1] * vg + background[image, 2] * vb
+                g_final[p] = tf * (v_alpha[image, i, j] - bg_dot)
         for k in range(tile_last, tile_offsets[t] - 1, -1):
             g = flatten_ids[k]
             mx = means2d[g, 0]
@@ -238,52 +320,77 @@ def _rasterize_bwd(
             ca = conics[g, 0]
             cb = conics[g, 1]
             cc = conics[g, 2]
+            ca_h = ca * half
+            cc_h = cc * half
             op = opacities[g]
+            cr = colors[g, 0]
+            cg = colors[g, 1]
+            cbl = colors[g, 2]
+            sigma_cut = math.log(op) + ln255 + margin if op > 0 else -one
             jx0 = max(px0, int(math.floor(mx - radii[g, 0])) - 1)
             jx1 = min(px1, int(math.ceil(mx + radii[g, 0])) + 1)
             iy0 = max(py0, int(math.floor(my - radii[g, 1])) - 1)
             iy1 = min(py1, int(math.ceil(my + radii[g, 1])) + 1)
-            g_mx = 0.0
-            g_my = 0.0
-            g_ca = 0.0
-            g_cb = 0.0
-            g_cc = 0.0
-            g_op = 0.0
-            g_ax = 0.0
-            g_ay = 0.0
-            g_r = 0.0
-            g_g = 0.0
-            g_b = 0.0
+            g_mx = zero
+            g_my = zero
+            g_ca = zero
+            g_cb = zero
+            g_cc = zero
+            g_op = zero
+            g_ax = zero
+            g_ay = zero
+            g_r = zero
+            g_g = zero
+            g_b = zero
+            q = math.exp(-(ca_h + ca_h))
             for i in range(iy0, iy1):
-                dy = my - (i + 0.5)
+                dy = my - centres[i]
+                sy = cc_h * dy * dy
+                cy = cb * dy
+                row = (i - py0) * tile_size - px0
+                started = False
+                e = one
+                r = one
                 for j in range(jx0, jx1):
-                    p = (i - py0) * tile_size + (j - px0)
-                    if k > last[p]:
+                    dx = mx - centres[j]
+                    sigma = (ca_h * dx + cy) * dx + sy
+                    # The forward pass's recurrence, step for step: the same alpha.
+                    if started:
+                        if sigma > sigma_cut:
+                            break
+                        e *= r
+                        r *= q
+                    else:
+                        if sigma > sigma_cut or sigma < 0:
+                            continue
+                        started = True
+                        e = math.exp(-sigma)
+                        r = math.exp(-(ca_h * (one - dx - dx) - cy))
+                    p = row + j
+                    if k > last[p] or sigma < 0:
                         continue
-                    dx = mx - (j + 0.5)
-                    sigma = 0.5 * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
-                    if sigma < 0.0:
+                    vis = e
+                    raw = op * vis
+                    alpha = min(alpha_max, raw)
+                    if alpha < alpha_min:
                         continue
-                    vis = math.exp(-sigma)
-                    alpha = min(MAX_ALPHA, op * vis)
-                    if alpha < ALPHA_THRESHOLD:
-                        continue
-                    ra = 1.0 / (1.0 - alpha)
-                    trans[p] *= ra
-                    fac = alpha * trans[p]
-                    v_a = 0.0
-                    for ch in range(channels):
-                        v_a += (colors[g, ch] * trans[p] - buffer[p, ch] * ra) * grad_c[p, ch]
-                    g_r += fac * grad_c[p, 0]
-                    g_g += fac * grad_c[p, 1]
-                    g_b += fac * grad_c[p, 2]
-                    v_a += t_final[p] * ra * grad_a[p]
-                    v_a -= t_final[p] * ra * bg_dot[p]
-                    if op * vis <= MAX_ALPHA:
-                        v_sigma = -op * vis * v_a
-                        g_ca += 0.5 * v_sigma * dx * dx
+                    ra = one / (one - alpha)
+                    tp = trans[p] * ra
+                    trans[p] = tp
+                    fac = alpha * tp
+                    gr = gc_r[p]
+                    gg = gc_g[p]
+                    gb = gc_b[p]
+                    v_a = ((cr * tp - buf_r[p] * ra) * gr + (cg * tp - buf_g[p] * ra) * gg
+                           + (cbl * tp - buf_b[p] * ra) * gb + g_final[p] * ra)
+                    g_r += fac * gr
+                    g_g += fac * gg
+                    g_b += fac * gb
+                    if raw <= alpha_max:
+                        v_sigma = -raw * v_a
+                        g_ca += v_sigma * dx * dx
                         g_cb += v_sigma * dx * dy
-                        g_cc += 0.5 * v_sigma * dy * dy
+                        g_cc += v_sigma * dy * dy
                         gx = v_sigma * (ca * dx + cb * dy)
                         gy = v_sigma * (cb * dx + cc * dy)
                         g_mx += gx
@@ -291,13 +398,14 @@ def _rasterize_bwd(
                         g_ax += abs(gx)
                         g_ay += abs(gy)
                         g_op += vis * v_a
-                    for ch in range(channels):
-                        buffer[p, ch] += colors[g, ch] * fac
+                    buf_r[p] += cr * fac
+                    buf_g[p] += cg * fac
+                    buf_b[p] += cbl * fac
             isect_grads[k, 0] = g_mx
             isect_grads[k, 1] = g_my
-            isect_grads[k, 2] = g_ca
+            isect_grads[k, 2] = g_ca * half
             isect_grads[k, 3] = g_cb
-            isect_grads[k, 4] = g_cc
+            isect_grads[k, 4] = g_cc * half
             isect_grads[k, 5] = g_r
             isect_grads[k, 6] = g_g
             isect_grads[k, 7] = g_b

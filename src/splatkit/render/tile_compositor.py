@@ -190,7 +190,7 @@ def _make_function() -> Any:
     import torch
 
     from splatkit.render._threading import threads_for
-    from splatkit.render._tile_kernels import GRAD_WIDTH, compiled_kernels
+    from splatkit.render._tile_kernels import GRAD_WIDTH, compiled_kernels, kernel_constants
 
     class CompositeTilesFunction(torch.autograd.Function):
         """Forward: numba front-to-back compositing. Backward: numba back-to-front pass."""
@@ -211,13 +211,15 @@ def _make_function() -> Any:
             out_color = np.empty((c, height, width, 3), dtype=np_dtype)
             out_t = np.empty((c, height, width), dtype=np_dtype)
             out_last = np.empty((c, height, width), dtype=np.int64)
+            consts, centres = kernel_constants(np_dtype, max(width, height))
             with threads_for(bins.n_isects):
                 k.rasterize_fwd(
                     m2, co, cl, op, rad, bg, bins.tile_offsets, bins.flatten_ids,
                     bins.tile_order, width, height, TILE_SIZE, bins.tile_width,
-                    bins.tile_height, out_color, out_t, out_last,
+                    bins.tile_height, consts, centres, out_color, out_t, out_last,
                 )
             ctx.kernel_inputs = (m2, co, cl, op, rad, bg)
+            ctx.constants = (consts, centres)
             ctx.bins = bins
             ctx.size = (width, height)
             ctx.absgrad = absgrad
@@ -246,7 +248,8 @@ def _make_function() -> Any:
                 k.rasterize_bwd(
                     m2, co, cl, op, rad, bg, bins.tile_offsets, bins.flatten_ids,
                     bins.tile_order, width, height, TILE_SIZE, bins.tile_width,
-                    bins.tile_height, ctx.transmittance, ctx.last, v_rgb_np, v_alpha_np,
+                    bins.tile_height, *ctx.constants, ctx.transmittance, ctx.last, v_rgb_np,
+                    v_alpha_np,
                     isect_grads,
                 )
             grads = np.zeros((m2.shape[0], GRAD_WIDTH), dtype=np_dtype)
