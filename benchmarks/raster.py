@@ -248,6 +248,10 @@ def environment() -> dict:
         "cpu_count": os.cpu_count(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
+        # Thread settings change CPU timings a lot on a shared machine (docs/benchmarks.md).
+        "thread_env": {k: os.environ.get(k) for k in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS",
+                                                       "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER")},
+        "load_average": os.getloadavg(),
     }
     try:
         import numba

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+THREAD_ENV = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER")
 FERN = ROOT.parent / "shared" / "datasets" / "llff-fern"
 
 
@@ -48,8 +49,11 @@ def run_metadata(device: str) -> dict[str, object]:
                                 text=True, check=False).stdout.strip() or None
     except OSError:
         commit = None
+    # Thread settings change CPU timings a lot on a shared machine (docs/benchmarks.md, issue 13).
+    threads_env = {k: os.environ.get(k) for k in THREAD_ENV}
     return {"device": device, "cpus": os.cpu_count(), "platform": platform.platform(), "versions": versions,
-            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "git_commit": commit}
+            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "git_commit": commit,
+            "thread_env": threads_env}
 
 
 #: Named option sets; ``equal-work`` is issue 13's comparison with OpenSplat's CPU build.

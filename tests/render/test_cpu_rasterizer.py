@@ -233,3 +233,34 @@ def test_importing_render_stays_light():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("seed", [31, 32])
+def test_large_faint_gaussians_over_many_tiles_float32(seed):
+    """The early-training regime of issue 13 (few, large, faint, some elongated Gaussians covering
+    many 16 px tiles), where the kernels carry exp(-sigma) along 16-pixel rows by a recurrence:
+    float32 images match the float64 dense reference and float32 gradients the float64 ones."""
+    scene = random_scene(40, seed=seed, width=70, height=54, sh_degree=None,
+                         opacity_range=(0.05, 0.3), scale_range=(0.05, 0.9), spread=1.5)
+    scene["scales"][:8, 0] *= 0.1  # needles: strongly correlated 2D covariances
+    np_scene = {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in scene.items()}
+    ref_rgb, ref_alpha = render_dense(
+        np_scene["means"], np_scene["quats"], np_scene["scales"], np_scene["opacities"],
+        np_scene["colors"], np_scene["viewmat"], np_scene["K"], 70, 54, sh_degree=None,
+    )
+    grads = {}
+    for dtype in (torch.float64, torch.float32):
+        inputs = {k: scene[k].to(dtype).clone().requires_grad_(True) for k in DIFF_KEYS}
+        rgb, alpha, info = render.rasterize(
+            inputs["means"], inputs["quats"], inputs["scales"], inputs["opacities"],
+            inputs["colors"], scene["viewmat"].to(dtype), scene["K"].to(dtype), 70, 54)
+        weights = torch.linspace(-1, 1, rgb.numel(), dtype=torch.float64).reshape(rgb.shape)
+        ((rgb.double() * weights).sum() + alpha.double().sum()).backward()
+        grads[dtype] = {k: v.grad.double() for k, v in inputs.items()}
+        if dtype == torch.float32:
+            assert int(info["tiles_per_gauss"].max()) >= 12  # some cover most of the 5x4 tiles
+            np.testing.assert_allclose(rgb.detach().numpy(), ref_rgb, atol=5e-5)
+            np.testing.assert_allclose(alpha[..., 0].detach().numpy(), ref_alpha, atol=5e-5)
+    for k in DIFF_KEYS:
+        g64, g32 = grads[torch.float64][k], grads[torch.float32][k]
+        torch.testing.assert_close(g32, g64, atol=2e-3 * float(g64.abs().max()) + 1e-6, rtol=1e-3)
