@@ -258,7 +258,7 @@ def _rasterize_fwd(
 def _rasterize_bwd(
     means2d, conics, colors, opacities, radii, background, tile_offsets, flatten_ids, tile_order,
     width, height, tile_size, tile_width, tile_height, consts, centres, transmittance, last_ids,
-    v_color, v_alpha, isect_grads,
+    v_color, v_alpha, absgrad, isect_grads,
 ):  # pragma: no cover
     """Back-to-front gradient of :func:`_rasterize_fwd` (RGB), one tile per parallel iteration.
 
@@ -267,7 +267,9 @@ def _rasterize_bwd(
     the clamped branch (``op * exp(-sigma) > 0.999``) passes no gradient to sigma or opacity. Each
     (tile, Gaussian) intersection gets its own row of ``isect_grads [n_isects, GRAD_WIDTH]``, so
     tiles never write the same memory; rows are summed per Gaussian afterwards. The alpha of a
-    pixel is computed exactly as in the forward pass (same dtype, same skips).
+    pixel is computed exactly as in the forward pass (same dtype, same skips). The conic and mean
+    gradients are accumulated per row from three sums; the AbsGS sums ``|dL/dmean2d|`` (columns 9
+    and 10) need every pixel's term and are only computed with ``absgrad``.
     """
     alpha_min = consts[0]
     alpha_max = consts[1]
@@ -351,6 +353,11 @@ def _rasterize_bwd(
                 started = False
                 e = one
                 r = one
+                # dL/dsigma summed over the row, times 1, dx and dx^2: the conic and mean
+                # gradients are linear in them (dy is fixed along a row).
+                s0 = zero
+                s1 = zero
+                s2 = zero
                 for j in range(jx0, jx1):
                     dx = mx - centres[j]
                     sigma = (ca_h * dx + cy) * dx + sy
@@ -388,19 +395,21 @@ def _rasterize_bwd(
                     g_b += fac * gb
                     if raw <= alpha_max:
                         v_sigma = -raw * v_a
-                        g_ca += v_sigma * dx * dx
-                        g_cb += v_sigma * dx * dy
-                        g_cc += v_sigma * dy * dy
-                        gx = v_sigma * (ca * dx + cb * dy)
-                        gy = v_sigma * (cb * dx + cc * dy)
-                        g_mx += gx
-                        g_my += gy
-                        g_ax += abs(gx)
-                        g_ay += abs(gy)
+                        s0 += v_sigma
+                        s1 += v_sigma * dx
+                        s2 += v_sigma * dx * dx
+                        if absgrad:
+                            g_ax += abs(v_sigma * (ca * dx + cb * dy))
+                            g_ay += abs(v_sigma * (cb * dx + cc * dy))
                         g_op += vis * v_a
                     buf_r[p] += cr * fac
                     buf_g[p] += cg * fac
                     buf_b[p] += cbl * fac
+                g_ca += s2
+                g_cb += s1 * dy
+                g_cc += s0 * dy * dy
+                g_mx += ca * s1 + cb * dy * s0
+                g_my += cb * s1 + cc * dy * s0
             isect_grads[k, 0] = g_mx
             isect_grads[k, 1] = g_my
             isect_grads[k, 2] = g_ca * half

@@ -249,8 +249,7 @@ def _make_function() -> Any:
                     m2, co, cl, op, rad, bg, bins.tile_offsets, bins.flatten_ids,
                     bins.tile_order, width, height, TILE_SIZE, bins.tile_width,
                     bins.tile_height, *ctx.constants, ctx.transmittance, ctx.last, v_rgb_np,
-                    v_alpha_np,
-                    isect_grads,
+                    v_alpha_np, bool(ctx.absgrad), isect_grads,
                 )
             grads = np.zeros((m2.shape[0], GRAD_WIDTH), dtype=np_dtype)
             k.sum_isect_grads(bins.flatten_ids, isect_grads, grads)
