@@ -46,9 +46,14 @@ def fake_clock(monkeypatch) -> FakeClock:
 
 def test_a_budgeted_run_stops_on_budget_with_densification_finished(scene, tmp_path, fake_clock, caplog) -> None:
     config = TrainConfig(minutes=MINUTES, sh_degree=1, test_every=5, checkpoint_every=0, max_gaussians=2000)
+    updates = []
     with caplog.at_level(logging.INFO, logger="splatkit.train.trainer"):
-        result = _stage().run(scene, config, tmp_path)
+        result = _stage().run(scene, config, tmp_path, updates.append)
     report = TrainingReport.from_dict(result.report)
+    # Progress carries the training time and the budget (an ETA that does not move with re-plans).
+    assert updates[-1].metrics["budget_seconds"] == report.budget_seconds
+    assert [u.metrics["train_seconds"] for u in updates] == sorted(u.metrics["train_seconds"] for u in updates)
+    assert updates[-1].step == updates[-1].total == report.steps  # the last update is 100 %
     assert report.stop_reason == "budget" and report.budget_seconds == pytest.approx(60 * MINUTES)
     assert report.quality == "preview" and report.quality_reason.startswith("auto: training on the CPU")
     assert report.resolution == (48, 40) and report.resolution_reason.startswith("48x40, full size")

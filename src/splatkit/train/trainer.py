@@ -281,10 +281,13 @@ def run_steps(state: TrainState, scene: TrainingScene, ctx: StepContext, *, chec
             scores = evaluate_views(scene.views, scene.test_ids, ctx.renderer, state.params, config.sh_degree)
             if scores.mean is not None:
                 state.curve[-1] = {**state.curve[-1], **scores.mean.to_dict()}
-        total = config.steps if plan is None else max(plan.planned_steps, done)
+        total = config.steps if plan is None else (done if last else max(plan.planned_steps, done))
+        metrics = {"loss": last_loss, "num_gaussians": float(n_gauss)}
+        if plan is not None:
+            # A budgeted run's total moves with each re-plan; its time left is the steadier ETA.
+            metrics.update(train_seconds=state.train_seconds, budget_seconds=plan.budget_seconds)
         try:
-            progress(ProgressUpdate(stage=ctx.stage, step=done, total=total, message="train",
-                                    metrics={"loss": last_loss, "num_gaussians": float(n_gauss)}))
+            progress(ProgressUpdate(stage=ctx.stage, step=done, total=total, message="train", metrics=metrics))
         except StopRequested:
             # Asked to stop (a spot instance reclaimed): keep this step's work for the resume.
             if not last and config.checkpoint_every:
