@@ -78,3 +78,16 @@ def test_compress_options_declare_their_ranges(module: str, cls: str, values: di
     config_cls = getattr(importlib.import_module(module), cls)
     with pytest.raises(ContractError):
         config_from_mapping(config_cls, values, where="compress")
+
+
+@pytest.mark.parametrize(("option", "value"), [("curve_every", "0"), ("checkpoint_every", "-1"),
+                                               ("sh_degree", "4"), ("prune_opa", "1"), ("init_scale", "0"),
+                                               ("ssim_lambda", "1.5"), ("lr_means", "-1e-4")])
+def test_training_options_out_of_range_are_refused_by_the_cli(option: str, value: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's ``--set curve_every=0`` (a ZeroDivisionError deep in training) and its relatives."""
+    from splatkit.cli import main
+
+    status = main(["run", "--print-config", "--set", f"train.{option}={value}"])
+    err = capsys.readouterr().err
+    assert status != 0 and f"option {option} must be" in err and "Traceback" not in err

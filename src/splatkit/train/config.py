@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from splatkit.contracts.reconstruction import DEFAULT_MIN_FRAMES, DEFAULT_MIN_POINTS
 from splatkit.errors import ContractError
-from splatkit.stages import config_to_dict
+from splatkit.stages import check_config_ranges, config_to_dict, ranged
 from splatkit.train.presets import QUALITY_NAMES, describe_presets, resolve_config
 
 __all__ = ["TrainConfig", "STRATEGY_NAMES", "QUALITY_NAMES"]
@@ -39,36 +39,36 @@ class TrainConfig:
 
     quality: str = "auto"
     #: Optimisation steps (with minutes: the length the step options are fractions of); unset: from quality.
-    steps: int | None = None
+    steps: int | None = ranged(None, ge=1)
     #: Training time budget in minutes (0: none, run steps); unset: from quality, or 0 when steps is set.
-    minutes: float | None = None
+    minutes: float | None = ranged(None, ge=0)
     #: Highest SH degree trained (0-3).
-    sh_degree: int = 3
+    sh_degree: int = ranged(3, ge=0, le=3)
     #: Steps per added SH band; unset: from quality.
-    sh_degree_interval: int | None = None
+    sh_degree_interval: int | None = ranged(None, ge=1)
     #: Longest side of the training images in pixels (images are shrunk by an integer factor); unset: from quality.
-    max_image_size: int | None = None
+    max_image_size: int | None = ranged(None, ge=0)
     #: Integer image downscale factor (wins over max_image_size); unset: chosen from max_image_size.
-    downscale: int | None = None
+    downscale: int | None = ranged(None, ge=1)
     #: Hold out every n-th image (by name) for evaluation; 0: none.
-    test_every: int = 8
+    test_every: int = ranged(8, ge=0)
     #: Random seed (initialisation, view order, densification).
-    seed: int = 0
+    seed: int = ranged(0, ge=0)
     strategy: str = "default"
     #: Cap on the number of Gaussians; unset: from quality.
-    max_gaussians: int | None = None
+    max_gaussians: int | None = ranged(None, ge=0)
     #: First step that densifies; unset: from quality.
-    refine_start: int | None = None
+    refine_start: int | None = ranged(None, ge=0)
     #: Step densification stops at (0: half the run); unset: from quality.
-    refine_stop: int | None = None
+    refine_stop: int | None = ranged(None, ge=0)
     #: Steps between densification passes; unset: from quality.
-    refine_every: int | None = None
+    refine_every: int | None = ranged(None, ge=1)
     #: Steps between opacity resets (0: never); unset: from quality.
-    reset_every: int | None = None
+    reset_every: int | None = ranged(None, ge=0)
     #: Screen-space gradient threshold to clone or split a Gaussian; unset: from quality.
-    grow_grad2d: float | None = None
+    grow_grad2d: float | None = ranged(None, gt=0)
     #: Opacity below which Gaussians are pruned.
-    prune_opa: float = 0.005
+    prune_opa: float = ranged(0.005, ge=0, lt=1)
     #: Use absolute 2D-mean gradients for densification (AbsGS; gsplat backend).
     absgrad: bool = False
     #: Antialiased rasterization (Mip-Splatting opacity compensation).
@@ -76,59 +76,46 @@ class TrainConfig:
     #: gsplat's packed mode (less memory for large scenes).
     packed: bool = False
     #: Weight of the (1 - SSIM) term in the loss (the rest is L1).
-    ssim_lambda: float = 0.2
+    ssim_lambda: float = ranged(0.2, ge=0, le=1)
     #: Initial position learning rate (times the scene scale; decays to 1 % over the run).
-    lr_means: float = 1.6e-4
+    lr_means: float = ranged(1.6e-4, ge=0)
     #: Learning rate of the log-scales.
-    lr_scales: float = 5e-3
+    lr_scales: float = ranged(5e-3, ge=0)
     #: Learning rate of the rotations.
-    lr_quats: float = 1e-3
+    lr_quats: float = ranged(1e-3, ge=0)
     #: Learning rate of the opacity logits.
-    lr_opacities: float = 5e-2
+    lr_opacities: float = ranged(5e-2, ge=0)
     #: Learning rate of the base colour (SH band 0).
-    lr_sh0: float = 2.5e-3
+    lr_sh0: float = ranged(2.5e-3, ge=0)
     #: Learning rate of the higher SH bands.
-    lr_shN: float = 2.5e-3 / 20
+    lr_shN: float = ranged(2.5e-3 / 20, ge=0)
     #: Opacity of the initial Gaussians.
-    init_opacity: float = 0.1
+    init_opacity: float = ranged(0.1, gt=0, lt=1)
     #: Initial scale, times the mean distance to the 3 nearest SfM points.
-    init_scale: float = 1.0
+    init_scale: float = ranged(1.0, gt=0)
     #: Fewest SfM points training accepts.
-    min_points: int = DEFAULT_MIN_POINTS
+    min_points: int = ranged(DEFAULT_MIN_POINTS, ge=0)
     #: Fewest registered images training accepts.
-    min_frames: int = DEFAULT_MIN_FRAMES
+    min_frames: int = ranged(DEFAULT_MIN_FRAMES, ge=1)
     #: Steps between checkpoints (0: none); with minutes, a fraction of steps.
-    checkpoint_every: int = 1000
+    checkpoint_every: int = ranged(1000, ge=0)
     #: Checkpoints kept (the newest ones).
-    keep_checkpoints: int = 2
+    keep_checkpoints: int = ranged(2, ge=0)
     #: Steps between training-curve points; with minutes, a fraction of steps.
-    curve_every: int = 50
+    curve_every: int = ranged(50, ge=1)
     #: Steps between held-out evaluations during training (0: only at the end); with minutes, a fraction of steps.
-    eval_every: int = 0
+    eval_every: int = ranged(0, ge=0)
     #: Save the held-out renders as PNG.
     save_eval_images: bool = True
 
     def __post_init__(self) -> None:
-        if ((self.steps is not None and self.steps < 1) or (self.downscale is not None and self.downscale < 1)
-                or not 0 <= self.sh_degree <= 3):
-            raise ContractError(f"bad training config: steps={self.steps}, downscale={self.downscale}, "
-                                f"sh_degree={self.sh_degree}", field="TrainConfig")
+        check_config_ranges(self)
         if self.strategy not in STRATEGY_NAMES:
             raise ContractError(f"strategy must be one of {list(STRATEGY_NAMES)}, got {self.strategy!r}",
                                 field="TrainConfig.strategy", expected=STRATEGY_NAMES, actual=self.strategy)
         if self.quality not in QUALITY_NAMES:
             raise ContractError(f"quality must be one of {list(QUALITY_NAMES)}, got {self.quality!r}",
                                 field="TrainConfig.quality", expected=QUALITY_NAMES, actual=self.quality)
-        for name in ("minutes", "max_image_size", "max_gaussians", "refine_start", "refine_stop", "reset_every"):
-            value = getattr(self, name)
-            if value is not None and value < 0:
-                raise ContractError(f"{name} must be >= 0, got {value}", field=f"TrainConfig.{name}",
-                                    expected=">= 0", actual=value)
-        for name in ("sh_degree_interval", "refine_every"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ContractError(f"{name} must be >= 1, got {value}", field=f"TrainConfig.{name}",
-                                    expected=">= 1", actual=value)
 
     def digest(self) -> str:
         """Hash of the options that change results (not checkpointing or logging cadence)."""
