@@ -294,3 +294,15 @@ def test_generated_flags_of_a_plugin_config_parse_and_format(capsys) -> None:
     with pytest.raises(SystemExit):
         parser.parse_args(["--mode", "c"])
     assert "argument --mode: invalid choice: 'c' (choose from 'a', 'b')" in capsys.readouterr().err
+
+
+def test_quality_shorthand_sets_the_training_preset_and_yields_to_the_full_flag(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from splatkit.cli import main
+
+    assert main(["run", "--print-config", "--quality", "standard"]) == 0
+    assert 'quality = "standard"' in capsys.readouterr().out
+    assert main(["run", "--print-config", "--quality", "standard", "--set", "train.quality=high"]) == 0
+    assert 'quality = "high"' in capsys.readouterr().out
+    assert main(["run", "--print-config", "--quality", "bogus"]) != 0
+    assert "quality must be one of" in capsys.readouterr().err

@@ -455,6 +455,8 @@ def _pipeline_options(args: argparse.Namespace) -> Any:
         options = options.merged(load_config_file(args.config))
     backends = {k: getattr(args, k) for k in STAGE_KINDS if getattr(args, k)}
     flags = _collect_options(args)
+    if getattr(args, "quality", None):  # the shorthand yields to --train-quality and --set train.quality
+        flags.setdefault("train", {}).setdefault("quality", args.quality)
     for text in args.set or []:
         kind, name, value = parse_assignment(text)
         if name == "backend":
@@ -785,6 +787,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         p.add_argument("--set", action="append", metavar="STAGE.OPTION=VALUE",
                        help="set one option, e.g. --set train.steps=2000 (repeatable; wins over flags)")
         p.add_argument("--print-config", action="store_true", help="print the effective options as TOML and exit")
+        p.add_argument("--quality", metavar="{auto,preview,standard,high}",
+                       help="training preset for the options left unset (steps or minutes, resolution, Gaussian "
+                            "cap per backend; auto: preview on a CPU); shorthand for --train-quality")
         for kind in STAGE_KINDS:
             # p.prog is "splatkit run" or "splatkit sagemaker run": flags only for the command being parsed.
             cls = _stage_class_or_none(kind, flag_backends.get(kind)) if command == " ".join(p.prog.split()[1:]) \
