@@ -149,6 +149,10 @@ def bundle_options(pycolmap: Any, *, refine_focal: bool, threads: int) -> Any:
     options.print_summary = False
     options.ceres.loss_function_type = pycolmap.LossFunctionType.CAUCHY
     options.ceres.solver_options.num_threads = threads
+    # These passes start from a converged model: stop when the cost stops moving (Ceres' own
+    # default tolerance) instead of BundleAdjustmentOptions' 0, which ran all 100 iterations.
+    options.ceres.solver_options.function_tolerance = 1e-6
+    options.ceres.solver_options.max_num_iterations = 50
     return options
 
 

@@ -89,7 +89,10 @@ class PycolmapConfig:
         ``auto``: exhaustive up to ``exhaustive_max_images`` images, spatial (GPS) above that when
         every image has GPS, else exhaustive.
     exhaustive_max_images : int
-        Largest set matched exhaustively by ``auto``.
+        Largest set matched exhaustively by ``auto``. Above it, with GPS on every photo, pairs are
+        GPS neighbours within a radius sized by the survey's spacing (exhaustive matching grows
+        with the square of the count). Not lower by default: one photo with a GPS glitch (lund
+        has one 200 m off) gets only wrong neighbours and drops out.
     camera_mode : {"per_device", "single", "per_image"}
         One camera per EXIF make/model/focal and image size; one for all; one per photo.
     camera_model : str
