@@ -116,8 +116,10 @@ def run_stage(images: Path, options: dict[str, Any], truth: dict[str, Any] | Non
         "total_s": total,
     }
     if truth is not None:
-        row["centre_error_m"] = centre_errors(list(rec.frames.names), rec.frames.centers(), truth,
-                                              rec.georeference)
+        names, centres = list(rec.frames.names), rec.frames.centers()
+        row["centre_error_m"] = centre_errors(names, centres, truth, rec.georeference)
+        # The shape alone, as for the baseline: after a similarity fit to the truth.
+        row["centre_error_after_similarity_m"] = centre_errors(names, centres, truth, None)
     return row
 
 
