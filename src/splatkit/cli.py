@@ -23,6 +23,7 @@ import dataclasses
 import json
 import logging
 import os
+import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -499,6 +500,8 @@ def _print_run_result(result: Any) -> None:
     if result.report_html:
         print(f"report: {result.report_html}")
     print(f"final file: {result.final_file}")
+    if result.report_html:
+        print(f"see it in 3D: splatkit view {shlex.quote(str(Path(result.report_html).parent))}")
 
 
 def _print_config(args: argparse.Namespace, *, runs_here: bool = True) -> int:

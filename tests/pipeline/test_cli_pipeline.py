@@ -111,6 +111,7 @@ def test_run_then_rerun_skips(photos, tmp_path, cli_manager, capsys) -> None:
     assert main(["run", str(photos), str(out), *FAKE_FLAGS, "--train-steps", "3"]) == 0
     first = capsys.readouterr().out
     assert "train/fake: ran" in first and f"final file: {out / 'compress' / 'splats.ply'}" in first
+    assert f"see it in 3D: splatkit view {out}" in first
     assert read_manifest(out / "train").config["steps"] == 3
     assert main(["run", str(photos), str(out), *FAKE_FLAGS, "--set", "train.steps=3"]) == 0
     second = capsys.readouterr().out
