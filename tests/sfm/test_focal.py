@@ -43,3 +43,11 @@ def test_release_is_kept_only_when_the_fit_demands_it(ratios: list[float], fixed
     assert (decision.warning is not None) is warns
     if warns:
         assert "FOCAL LENGTH AMBIGUOUS" in decision.warning and "focal_refinement='free'" in decision.warning
+
+
+def test_a_release_that_fits_the_gps_much_better_is_kept() -> None:
+    # A street sequence with a wrong EXIF focal: reprojection hardly changes, the GPS fit does.
+    decision = decide_release([0.81], 0.661, 0.654, gps_fixed_m=15.7, gps_released_m=5.0)
+    assert decision.keep_released and "GPS demands" in decision.reason
+    # On the nadir ambiguity the horizontal GPS fit does not move: EXIF kept.
+    assert not decide_release([1.32], 0.198, 0.195, gps_fixed_m=0.9, gps_released_m=0.88).keep_released

@@ -146,7 +146,9 @@ class ReleaseDecision:
 
 
 def decide_release(ratios: Sequence[float], error_fixed_px: float, error_released_px: float, *,
-                   max_drift: float = DEFAULT_MAX_DRIFT, min_gain: float = 0.05) -> ReleaseDecision:
+                   max_drift: float = DEFAULT_MAX_DRIFT, min_gain: float = 0.05,
+                   gps_fixed_m: float | None = None, gps_released_m: float | None = None,
+                   min_gps_gain: float = 0.2) -> ReleaseDecision:
     """Keep the released focal lengths, or go back to the EXIF ones?
 
     The released focal is kept only when the fit demands it: the mean reprojection error drops by
@@ -165,6 +167,13 @@ def decide_release(ratios: Sequence[float], error_fixed_px: float, error_release
         A release that moves further than this and is not kept is a warning.
     min_gain : float
         Fraction by which releasing must lower the mean reprojection error to be kept.
+    gps_fixed_m, gps_released_m : float, optional
+        Median horizontal distance between camera centres and GPS priors in both adjustments.
+        GPS is independent evidence: where a wrong focal bends the camera path (a street
+        sequence), the released focal fits the GPS better; on the flat-nadir ambiguity it does not
+        (moving cameras up or down together leaves their horizontal positions alone).
+    min_gps_gain : float
+        Fraction by which releasing must lower that GPS residual to be kept on that ground.
     """
     worst = max((abs(r - 1.0) for r in ratios), default=0.0)
     gain = 1.0 - error_released_px / error_fixed_px if error_fixed_px > 0 else 0.0
@@ -172,6 +181,12 @@ def decide_release(ratios: Sequence[float], error_fixed_px: float, error_release
     if gain >= min_gain:
         return ReleaseDecision(True, f"the fit demands the released focal ({worst:.1%} from EXIF): {errors} "
                                      f"({gain:.1%} lower, threshold {min_gain:.0%})")
+    if gps_fixed_m is not None and gps_released_m is not None and gps_fixed_m > 0:
+        gps_gain = 1.0 - gps_released_m / gps_fixed_m
+        if gps_gain >= min_gps_gain:
+            return ReleaseDecision(True, f"the GPS demands the released focal ({worst:.1%} from EXIF): median "
+                                         f"horizontal GPS residual {gps_fixed_m:.2f} -> {gps_released_m:.2f} m "
+                                         f"({gps_gain:.0%} lower, threshold {min_gps_gain:.0%}); {errors}")
     reason = (f"released focal would move {worst:.1%} from EXIF for only {gain:.1%} lower error ({errors}, "
               f"threshold {min_gain:.0%}): the EXIF focal is kept")
     warning = None

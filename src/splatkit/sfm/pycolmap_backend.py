@@ -437,8 +437,8 @@ class PycolmapSfM(Stage):
         # The last bundle adjustment: GPS priors for mappers that do not use them (global), and
         # the focal release of focal_refinement="auto".
         t0 = time.perf_counter()
-        best = self._final_adjustment(pycolmap, best, database if use_priors else None, groups, config, threads,
-                                      focal_fixed, report, adjust=use_priors and mapper == "global")
+        best = self._final_adjustment(pycolmap, best, priors if use_priors else None, database, groups, config,
+                                      threads, focal_fixed, report, adjust=use_priors and mapper == "global")
         timings["refine"] = time.perf_counter() - t0
         rec = from_pycolmap(best, source=f"{stage} on {source}")
 
@@ -526,9 +526,9 @@ class PycolmapSfM(Stage):
         return best, best_fixed
 
     @staticmethod
-    def _final_adjustment(pycolmap: Any, model: Any, prior_database: Path | None, groups: list[CameraGroup],
-                          config: PycolmapConfig, threads: int, focal_fixed: bool, report: dict[str, Any], *,
-                          adjust: bool) -> Any:
+    def _final_adjustment(pycolmap: Any, model: Any, priors: GpsPriors | None, database: Path,
+                          groups: list[CameraGroup], config: PycolmapConfig, threads: int, focal_fixed: bool,
+                          report: dict[str, Any], *, adjust: bool) -> Any:
         """The GPS priors for a mapper that ignores them, the focal release, and the focal report.
 
         ``adjust``: run a pose-prior bundle adjustment first (the global mapper does not use
@@ -536,6 +536,16 @@ class PycolmapSfM(Stage):
         after them only as the held-focal reference of the release.
         """
         from splatkit.io.colmap import from_pycolmap
+
+        prior_database = database if priors is not None else None
+
+        def gps_residual(m: Any) -> float | None:
+            if priors is None:
+                return None
+            at = priors.by_name()
+            d = [np.linalg.norm(m.image(i).projection_center()[:2] - at[m.image(i).name][:2])
+                 for i in m.reg_image_ids() if m.image(i).name in at]
+            return float(np.median(d)) if len(d) >= 3 else None
 
         def mean_error(m: Any) -> float:
             errors = reprojection_errors(from_pycolmap(m))
@@ -556,9 +566,13 @@ class PycolmapSfM(Stage):
                                           seed=config.seed)
             ratios = [c.ratio for c in focal_checks(_camera_focals(released, groups))]
             error_fixed, error_released = mean_error(adjusted), mean_error(released)
+            gps_fixed, gps_released = gps_residual(adjusted), gps_residual(released)
             decision = decide_release(ratios, error_fixed, error_released, max_drift=config.focal_max_drift,
-                                      min_gain=config.focal_release_min_gain)
+                                      min_gain=config.focal_release_min_gain, gps_fixed_m=gps_fixed,
+                                      gps_released_m=gps_released)
             focal["release"] = {"kept": decision.keep_released, "reason": decision.reason,
+                                "gps_horizontal_median_fixed_m": gps_fixed,
+                                "gps_horizontal_median_released_m": gps_released,
                                 "released_ratios": ratios, "mean_error_fixed_px": error_fixed,
                                 "mean_error_released_px": error_released}
             logger.info("focal release: %s", decision.reason)
