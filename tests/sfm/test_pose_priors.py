@@ -11,6 +11,7 @@ from splatkit.contracts import GpsPosition, ImageRecord, ImageSet
 from splatkit.demo.flight import enu_to_lla
 from splatkit.sfm.georeference import lla_to_enu
 from splatkit.sfm.pose_priors import (
+    align_to_priors,
     MAX_NEIGHBOURS,
     MIN_NEIGHBOURS,
     NO_ALTITUDE_STD_M,
@@ -125,3 +126,7 @@ def test_a_model_in_the_priors_frame_is_georeferenced_as_is() -> None:
     # The unmoved model is in its own arbitrary frame: not georeferenced here.
     far = apply_similarity(rec, Similarity(1.0, np.eye(3), shift + np.array([500.0, 0.0, 0.0])))
     assert prior_frame_georeference(far, priors, max_error_m=10.0) is None
+    # ... and a similarity to the priors brings it there.
+    aligned = align_to_priors(far, priors, max_error_m=10.0)
+    assert aligned is not None and aligned[1]["method"] == "gps_similarity_to_priors"
+    assert aligned[1]["residual_horizontal_m"]["median"] < 0.5

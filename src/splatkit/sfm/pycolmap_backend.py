@@ -49,6 +49,7 @@ from splatkit.sfm.mappers import (
 )
 from splatkit.sfm.pose_priors import (
     GpsPriors,
+    align_to_priors,
     gps_priors,
     prior_frame_georeference,
     spatial_pairing,
@@ -598,9 +599,11 @@ class PycolmapSfM(Stage):
             return rec, {"applied": False, "reason": "georeference=False"}
         if priors is not None:
             found = prior_frame_georeference(rec, priors, max_error_m=config.gps_max_error_m)
+            if found is None:
+                logger.warning("the model did not end in the GPS priors' frame; fitting a similarity to them")
+                found = align_to_priors(rec, priors, max_error_m=config.gps_max_error_m, seed=config.seed)
             if found is not None:
                 return found
-            logger.warning("the model did not end in the GPS priors' frame; fitting a similarity instead")
         return align_to_gps(rec, image_set, max_error_m=config.gps_max_error_m, seed=config.seed,
                             reference=priors.reference if priors is not None else None)
 
