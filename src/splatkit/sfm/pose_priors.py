@@ -265,8 +265,8 @@ def write_pose_priors(pycolmap: Any, database: Path, priors: GpsPriors) -> int:
     return written
 
 
-def prior_frame_georeference(rec: Reconstruction, priors: GpsPriors, *,
-                             max_error_m: float) -> tuple[Reconstruction, dict[str, Any]] | None:
+def prior_frame_georeference(rec: Reconstruction, priors: GpsPriors, *, max_error_m: float,
+                             check_frame: bool = True) -> tuple[Reconstruction, dict[str, Any]] | None:
     """The model mapped with ``priors``, georeferenced as it stands, when it is in their frame.
 
     A pose-prior bundle adjustment leaves the model metric in the priors' ENU frame, so no
@@ -286,6 +286,8 @@ def prior_frame_georeference(rec: Reconstruction, priors: GpsPriors, *,
         The priors it was mapped with.
     max_error_m : float
         The stage's GPS inlier threshold (``gps_max_error_m``).
+    check_frame : bool
+        False: skip the frame check (the caller has just aligned the model).
 
     Returns
     -------
@@ -311,7 +313,7 @@ def prior_frame_georeference(rec: Reconstruction, priors: GpsPriors, *,
     sim = umeyama(centres, gps)
     # The GPS's own scatter: what remains after the best similarity.
     scatter = float(np.median(np.linalg.norm(sim.apply(centres) - gps, axis=1)))
-    if not _near_identity(sim, centres, max_shift_m=max(limit, 2.0 * scatter)):
+    if check_frame and not _near_identity(sim, centres, max_shift_m=max(limit, 2.0 * scatter)):
         return None
     inliers = horizontal <= max(limit, 3.0 * float(np.median(horizontal)))
 
@@ -387,7 +389,9 @@ def align_to_priors(rec: Reconstruction, priors: GpsPriors, *, max_error_m: floa
     std_h = float(np.median(priors.std_m[:, 0]))
     sim, _ = fit_similarity_ransac(rec.frames.centers()[idx], gps, max_error=max(max_error_m, 3.0 * std_h),
                                    seed=seed)
-    found = prior_frame_georeference(apply_similarity(rec, sim), priors, max_error_m=max_error_m)
+    # No frame check: the least-squares similarity behind it is pulled by GPS outliers (caliterra's
+    # 70 m ones) that the RANSAC fit has just set aside.
+    found = prior_frame_georeference(apply_similarity(rec, sim), priors, max_error_m=max_error_m, check_frame=False)
     if found is None:
         return None
     aligned, report = found
