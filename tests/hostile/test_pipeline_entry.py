@@ -10,9 +10,6 @@ from splatkit.errors import SplatkitError
 from tests.hostile.generators import CASES
 
 
-@pytest.mark.xfail(strict=False, reason="pipeline/runner.check_photo_source opens the ZIP with zipfile directly "
-                   "(a name flagged UTF-8 that is not raises UnicodeDecodeError); it should list members through "
-                   "splatkit.io.safe_zip.open_archive (owned by the run-folder half of issue #14)")
 def test_check_photo_source_raises_only_splatkit_errors(tmp_path: Path) -> None:
     from splatkit.pipeline.runner import check_photo_source
 

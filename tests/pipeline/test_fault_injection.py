@@ -17,7 +17,6 @@ Slow (about two minutes on two cores): six 240x180 photos, 20 training steps.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -86,14 +85,8 @@ def splatkit_run(photos: Path, out: Path, env: dict[str, str], *, kill: tuple[st
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
-# COLMAP's glog also writes its warnings to log files in TMPDIR (<prog>.<host>.<user>.log.WARNING.<time>
-# and a <prog>.WARNING link). Not splatkit's scratch, but a leftover all the same: the fix is
-# `pycolmap.logging.logtostderr = True` in sfm/pycolmap_backend.py; until then they are listed apart.
-_GLOG_FILE = re.compile(r"\.(INFO|WARNING|ERROR|FATAL)(\.\d{8}-\d{6}\.\d+)?$")
-
-
 def stray_in_tmpdir(tmp_path: Path) -> list[str]:
-    return sorted(p.name for p in (tmp_path / "systemp").iterdir() if not _GLOG_FILE.search(p.name))
+    return sorted(p.name for p in (tmp_path / "systemp").iterdir())
 
 
 def outputs(out: Path) -> dict[str, tuple[str, list[str]]]:

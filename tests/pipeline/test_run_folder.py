@@ -247,13 +247,7 @@ def test_remove_stale_scratch_can_be_limited_to_one_stage(tmp_path) -> None:
 # File modes
 
 
-# io/colmap.write_colmap_model forces 0o755 on the model folder after atomic_directory applied the umask
-# (fix: drop its os.chmod); under 022 the two agree.
-_COLMAP_CHMOD = pytest.mark.xfail(reason="io/colmap.py chmods the model folder 0o755", strict=False)
-
-
-@pytest.mark.parametrize("umask", [0o022, pytest.param(0o077, marks=_COLMAP_CHMOD),
-                                   pytest.param(0o002, marks=_COLMAP_CHMOD)])
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
 def test_every_output_gets_the_umask_permissions(photos, tmp_path, manager, umask) -> None:
     out = tmp_path / "out"
     old = os.umask(umask)

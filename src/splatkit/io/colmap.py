@@ -455,8 +455,6 @@ def write_colmap_model(rec: Reconstruction, folder: str | os.PathLike[str], *, b
                     "images.txt": encode_images_text(records.images).encode("utf-8"),
                     "points3D.txt": encode_points3d_text(records.points).encode("utf-8")}
     with atomic_directory(folder) as tmp:
-        # mkdtemp creates the folder 0700; a model folder is ordinary output, readable by others.
-        os.chmod(tmp, 0o755)
         for name, data in contents.items():
             with open(tmp / name, "wb") as f:
                 f.write(data)

@@ -30,7 +30,6 @@ import re
 import shutil
 import tempfile
 import time
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -340,19 +339,15 @@ def check_photo_source(source: Path) -> None:
         Missing path, unreadable or empty ZIP, or a ZIP without photos (naming what it holds).
     """
     from splatkit.io.images import IMAGE_SUFFIXES
-    from splatkit.io.safe_zip import is_junk_member
+    from splatkit.io.safe_zip import open_archive
 
     source = Path(source)
     if not source.exists():
         raise InputError("does not exist; pass a folder of photos or a .zip of them", path=source)
     if source.is_dir() or source.suffix.lower() != ".zip":
         return
-    try:
-        with zipfile.ZipFile(source) as zf:
-            names = [i.filename for i in zf.infolist() if not i.is_dir()]
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
-        raise InputError(f"not a readable ZIP ({e}); pass a .zip of photos or a folder", path=source) from e
-    names = [n for n in names if not is_junk_member(PurePosixPath(n))]
+    with open_archive(source) as archive:  # the one checked path: bad names, encryption, duplicates refused
+        names = [m.name for m in archive.kept() if not m.name.endswith("/")]
     if not names:
         raise InputError("the ZIP is empty; it must hold the photos (.jpg, .png, .tif, .webp)", path=source)
     photos = [n for n in names if PurePosixPath(n).suffix.lower() in IMAGE_SUFFIXES]

@@ -435,7 +435,7 @@ class SageMakerExecutor:
                 raise StageError(f"the job finished but wrote nothing to {uri.as_prefix().uri}: the container wrote "
                                  "its output elsewhere (an image of another splatkit version?)", stage=qualified)
             return
-        scratch = Path(tempfile.mkdtemp(prefix=".download.", dir=workdir.parent))
+        scratch = Path(tempfile.mkdtemp(prefix=f".{workdir.name}.download.", dir=workdir.parent))
         try:
             archive = download_object(self.s3, uri, scratch / "model.tar.gz")
             unpacked = extract_model_archive(archive, scratch / "model")

@@ -377,12 +377,15 @@ class PycolmapSfM(Stage):
         pycolmap.set_random_seed(config.seed)
         # COLMAP logs through glog to stderr, hundreds of lines per run: keep its INFO lines only
         # when this module's logger is at DEBUG.
-        previous_level = pycolmap.logging.minloglevel
+        # To stderr only: glog otherwise leaves *.log.WARNING.* files in the temp folder on every run.
+        previous_level, previous_to_stderr = pycolmap.logging.minloglevel, pycolmap.logging.logtostderr
         pycolmap.logging.minloglevel = 0 if logger.isEnabledFor(logging.DEBUG) else 1
+        pycolmap.logging.logtostderr = True
         try:
             return self._reconstruct(pycolmap, image_set, config, scratch, steps, timings, report, stage, source)
         finally:
             pycolmap.logging.minloglevel = previous_level
+            pycolmap.logging.logtostderr = previous_to_stderr
 
     def _reconstruct(self, pycolmap: Any, image_set: ImageSet, config: PycolmapConfig, scratch: Path,
                      steps: StageSteps, timings: dict[str, float], report: dict[str, Any], stage: str,
