@@ -10,6 +10,8 @@ import subprocess
 import sys
 from typing import Literal
 
+import os
+
 import pytest
 
 from splatkit import __version__
@@ -306,3 +308,34 @@ def test_quality_shorthand_sets_the_training_preset_and_yields_to_the_full_flag(
     assert 'quality = "high"' in capsys.readouterr().out
     assert main(["run", "--print-config", "--quality", "bogus"]) != 0
     assert "quality must be one of" in capsys.readouterr().err
+
+
+def test_demo_and_run_stop_in_one_line_when_another_run_holds_out(tmp_path, capsys) -> None:
+    """The demo takes OUT's lock before it writes OUT/photos; run and demo offer --wait."""
+    import threading
+
+    from splatkit.cli import build_parser, main
+    from splatkit.pipeline.lock import out_dir_lock
+
+    out = tmp_path / "out"
+    out.mkdir()
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with out_dir_lock(out):
+            held.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert held.wait(10)
+        status = main(["demo", str(out)])
+        err = capsys.readouterr().err
+    finally:
+        release.set()
+        thread.join()
+    assert status != 0 and "splatkit: error:" in err and str(os.getpid()) in err and "Traceback" not in err
+    assert not (out / "photos").exists()
+    for command in (["run", "p", "o"], ["demo", "o"]):
+        assert build_parser(command).parse_args([*command, "--wait"]).wait is True

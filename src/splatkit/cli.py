@@ -525,7 +525,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not args.source or not args.out:
         raise InputError("splatkit run needs PHOTOS and OUT (or --print-config)")
     progress = _progress(args)
-    result = run(Path(args.source), Path(args.out), config=_pipeline_options(args), progress=progress)
+    result = run(Path(args.source), Path(args.out), config=_pipeline_options(args), progress=progress,
+                 wait=args.wait)
     _print_run_result(result)
     return 0
 
@@ -542,14 +543,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             raise
         raise InputError("the demo generator (splatkit.demo.generate_demo_photos) is not part of this splatkit "
                          "build yet; run `splatkit run PHOTOS OUT` on your own photos") from e
+    from splatkit.pipeline.lock import out_dir_lock
+
     out = prepare_out_dir(Path(args.out))
     progress = _progress(args)
-    # Writes OUT/photos (reused when up to date, so a re-run resumes) and OUT/demo_ground_truth.json.
-    photos = Path(generate_demo_photos(out, progress=progress if progress is not None else _no_progress))
-    if progress is not None:
-        progress.close()
-    print(f"demo photos: {photos}")
-    result = run(photos, out, config=_pipeline_options(args), progress=progress)
+    # One lock over the photo generation and the run: two demos on one OUT never both write OUT/photos.
+    with out_dir_lock(out, wait=args.wait):
+        # Writes OUT/photos (reused when up to date, so a re-run resumes) and OUT/demo_ground_truth.json.
+        photos = Path(generate_demo_photos(out, progress=progress if progress is not None else _no_progress))
+        if progress is not None:
+            progress.close()
+        print(f"demo photos: {photos}")
+        result = run(photos, out, config=_pipeline_options(args), progress=progress, wait=args.wait)
     _print_run_result(result)
     return 0
 
@@ -808,12 +813,16 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("source", nargs="?", metavar="PHOTOS", help="folder or .zip of photos")
     p.add_argument("out", nargs="?", metavar="OUT", help="output folder (re-runs resume here)")
     pipeline_flags(p)
+    p.add_argument("--wait", action="store_true", help="if another splatkit run holds OUT, wait for it to finish "
+                                                       "instead of stopping (OUT/.splatkit.lock names its pid)")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("demo", help="generate a synthetic drone flight and run the pipeline on it",
                        epilog=epilog, allow_abbrev=False)
     p.add_argument("out", metavar="OUT", help="output folder (the generated photos go to OUT/photos)")
     pipeline_flags(p)
+    p.add_argument("--wait", action="store_true", help="if another splatkit run holds OUT, wait for it to finish "
+                                                       "instead of stopping (OUT/.splatkit.lock names its pid)")
     p.set_defaults(func=_cmd_demo)
 
     stage_help = {
