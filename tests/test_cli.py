@@ -6,11 +6,10 @@ import argparse
 import dataclasses
 import enum
 import json
+import os
 import subprocess
 import sys
 from typing import Literal
-
-import os
 
 import pytest
 
