@@ -169,7 +169,7 @@ def test_generated_flags_carry_the_config_documentation_and_choices() -> None:
     parser = subparser(build_parser(["run", "--sfm", "pycolmap", "--compress", "sog", "--help"]), "run")
     text = " ".join(parser.format_help().split())
     assert "--sfm-matcher {auto,exhaustive,spatial,sequential} auto: exhaustive up to" in text
-    assert "--sfm-max-num-features INT SIFT features per image (default: 8192)" in text
+    assert "--sfm-max-num-features INT SIFT features per image (>= 1; default: 8192)" in text
     assert "--compress-palette-size INT SH palette entries (1..65536)" in text  # int | None: INT, not VALUE
     assert "--compress-webp-effort INT libwebp lossless preset 0..9 (>= 0 and <= 9; default: 4)" in text  # ranged()
 

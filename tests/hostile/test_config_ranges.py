@@ -91,3 +91,15 @@ def test_training_options_out_of_range_are_refused_by_the_cli(option: str, value
     status = main(["run", "--print-config", "--set", f"train.{option}={value}"])
     err = capsys.readouterr().err
     assert status != 0 and f"option {option} must be" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("assignment", ["sfm.jpeg_quality=0", "sfm.max_image_size=0", "sfm.gps_std_vertical_m=0",
+                                        "sfm.num_threads=-2", "compress.palette_size=-1"])
+def test_sfm_and_compress_options_out_of_range_are_refused_by_the_cli(
+        assignment: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from splatkit.cli import main
+
+    option = assignment.split(".", 1)[1].split("=")[0]
+    status = main(["run", "--print-config", "--set", assignment])
+    err = capsys.readouterr().err
+    assert status != 0 and f"option {option} must be" in err and "Traceback" not in err

@@ -57,7 +57,8 @@ from splatkit.sfm.camera_conversion import normalized_to_pixels, opensfm_camera_
 from splatkit.sfm.finish import FinishOptions, finish_reconstruction, finish_steps
 from splatkit.sfm.quality import reprojection_errors
 from splatkit.sfm.steps import StageSteps
-from splatkit.stages import ProgressCallback, ProgressUpdate, Stage, StageResult, config_to_dict, no_progress
+from splatkit.stages import (ProgressCallback, ProgressUpdate, Stage, StageResult, check_config_ranges,
+                             config_to_dict, no_progress, ranged)
 
 __all__ = [
     "OpenSfMConfig",
@@ -118,25 +119,22 @@ class OpenSfMConfig:
         Quality of undistorted JPEG images.
     """
 
-    reconstruction_index: int | None = None
+    reconstruction_index: int | None = ranged(None, ge=0)
     reconstruction_file: str = osfm_io.RECONSTRUCTION_FILE
     tracks_file: str = osfm_io.TRACKS_FILE
-    max_reprojection_error: float = 4.0
-    min_points: int = DEFAULT_MIN_POINTS
-    min_frames: int = DEFAULT_MIN_FRAMES
+    max_reprojection_error: float = ranged(4.0, ge=0)
+    min_points: int = ranged(DEFAULT_MIN_POINTS, ge=0)
+    min_frames: int = ranged(DEFAULT_MIN_FRAMES, ge=1)
     run_opensfm: bool = False
     opensfm_command: str = "opensfm"
-    opensfm_timeout_s: float = 3600.0
+    opensfm_timeout_s: float = ranged(3600.0, gt=0)
     images_dir: str = ""
     undistort: bool = True
-    undistort_max_size: int = 0
-    jpeg_quality: int = 95
+    undistort_max_size: int = ranged(0, ge=0)
+    jpeg_quality: int = ranged(95, ge=1, le=100)
 
     def __post_init__(self) -> None:
-        if self.max_reprojection_error < 0 or self.undistort_max_size < 0 or not 1 <= self.jpeg_quality <= 100:
-            raise ContractError("sfm/opensfm: max_reprojection_error >= 0, undistort_max_size >= 0 and "
-                                f"1 <= jpeg_quality <= 100 are required, got {self.max_reprojection_error}, "
-                                f"{self.undistort_max_size}, {self.jpeg_quality}", field="OpenSfMConfig")
+        check_config_ranges(self)
 
 
 def find_opensfm_command(command: str = "opensfm") -> str | None:

@@ -58,7 +58,8 @@ from splatkit.sfm.pose_priors import (
 from splatkit.sfm.quality import reprojection_errors
 from splatkit.sfm.quality import GENERIC_HINTS
 from splatkit.sfm.steps import StageSteps
-from splatkit.stages import ProgressCallback, Stage, StageResult, config_to_dict, no_progress
+from splatkit.stages import (ProgressCallback, Stage, StageResult, check_config_ranges, config_to_dict,
+                             no_progress, ranged)
 
 __all__ = ["PycolmapSfM", "group_cameras", "choose_matcher", "splatkit_register_stages"]
 
@@ -154,37 +155,38 @@ class PycolmapConfig:
         Quality of undistorted JPEG images.
     """
 
-    max_image_size: int = 1600
-    max_num_features: int = 8192
+    max_image_size: int = ranged(1600, ge=1)
+    max_num_features: int = ranged(8192, ge=1)
     matcher: str = "auto"
-    exhaustive_max_images: int = 40
+    exhaustive_max_images: int = ranged(40, ge=1)
     camera_mode: str = "per_device"
     camera_model: str = "SIMPLE_RADIAL"
-    min_points: int = 100
-    min_frames: int = 3
-    init_min_tri_angle: float = 4.0
-    init_min_num_inliers: int = 50
-    abs_pose_min_num_inliers: int = 15
+    min_points: int = ranged(100, ge=0)
+    min_frames: int = ranged(3, ge=1)
+    init_min_tri_angle: float = ranged(4.0, gt=0)
+    init_min_num_inliers: int = ranged(50, ge=1)
+    abs_pose_min_num_inliers: int = ranged(15, ge=1)
     mapper: str = "auto"
-    incremental_max_images: int = INCREMENTAL_MAX_IMAGES
-    hierarchical_leaf_images: int = 500
-    mapping_attempts: int = 3
+    incremental_max_images: int = ranged(INCREMENTAL_MAX_IMAGES, ge=1)
+    hierarchical_leaf_images: int = ranged(500, ge=1)
+    mapping_attempts: int = ranged(3, ge=1)
     gps_priors: bool = True
-    gps_std_horizontal_m: float = 5.0
-    gps_std_vertical_m: float = 50.0
-    gps_max_altitude_slope: float = 0.35
+    gps_std_horizontal_m: float = ranged(5.0, gt=0)
+    gps_std_vertical_m: float = ranged(50.0, gt=0)
+    gps_max_altitude_slope: float = ranged(0.35, ge=0)
     focal_refinement: str = "auto"
-    focal_max_drift: float = DEFAULT_MAX_DRIFT
-    focal_release_min_gain: float = 0.05
+    focal_max_drift: float = ranged(DEFAULT_MAX_DRIFT, gt=0)
+    focal_release_min_gain: float = ranged(0.05, ge=0)
     undistort: bool = True
-    undistort_max_size: int = 0
+    undistort_max_size: int = ranged(0, ge=0)
     georeference: bool = True
-    gps_max_error_m: float = 10.0
-    num_threads: int = -1
-    seed: int = 0
-    jpeg_quality: int = 95
+    gps_max_error_m: float = ranged(10.0, gt=0)
+    num_threads: int = ranged(-1, ge=-1)
+    seed: int = ranged(0, ge=0)
+    jpeg_quality: int = ranged(95, ge=1, le=100)
 
     def __post_init__(self) -> None:
+        check_config_ranges(self)
         if self.matcher not in _MATCHERS:
             raise ContractError(f"sfm/pycolmap: matcher must be one of {_MATCHERS}, got {self.matcher!r}",
                                 field="matcher", expected=_MATCHERS, actual=self.matcher)
