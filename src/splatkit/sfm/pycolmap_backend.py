@@ -187,23 +187,12 @@ class PycolmapConfig:
 
     def __post_init__(self) -> None:
         check_config_ranges(self)
-        if self.matcher not in _MATCHERS:
-            raise ContractError(f"sfm/pycolmap: matcher must be one of {_MATCHERS}, got {self.matcher!r}",
-                                field="matcher", expected=_MATCHERS, actual=self.matcher)
-        if self.camera_mode not in _CAMERA_MODES:
-            raise ContractError(f"sfm/pycolmap: camera_mode must be one of {_CAMERA_MODES}, got "
-                                f"{self.camera_mode!r}", field="camera_mode", expected=_CAMERA_MODES,
-                                actual=self.camera_mode)
-        if self.mapper not in MAPPERS:
-            raise ContractError(f"sfm/pycolmap: mapper must be one of {MAPPERS}, got {self.mapper!r}",
-                                field="mapper", expected=MAPPERS, actual=self.mapper)
-        if self.focal_refinement not in FOCAL_POLICIES:
-            raise ContractError(f"sfm/pycolmap: focal_refinement must be one of {FOCAL_POLICIES}, got "
-                                f"{self.focal_refinement!r}", field="focal_refinement", expected=FOCAL_POLICIES,
-                                actual=self.focal_refinement)
-        if min(self.gps_std_horizontal_m, self.gps_std_vertical_m, self.focal_max_drift) <= 0:
-            raise ContractError("sfm/pycolmap: gps_std_horizontal_m, gps_std_vertical_m and focal_max_drift "
-                                "must be > 0", field="PycolmapConfig")
+        for name, allowed in (("matcher", _MATCHERS), ("camera_mode", _CAMERA_MODES), ("mapper", MAPPERS),
+                              ("focal_refinement", FOCAL_POLICIES)):
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ContractError(f"sfm/pycolmap: {name} must be one of {allowed}, got {value!r}",
+                                    field=name, expected=allowed, actual=value)
         if self.camera_model not in ("SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV",
                                      "FULL_OPENCV", "OPENCV_FISHEYE"):
             raise ContractError(f"sfm/pycolmap: unsupported camera_model {self.camera_model!r}",
