@@ -11,14 +11,8 @@ from PIL import Image
 from splatkit.contracts import CameraHints, GpsPosition, ImageRecord, ImageSet
 from splatkit.errors import ContractError, InputError
 from splatkit.plugins import PluginManager
-from splatkit.sfm.pycolmap_backend import (
-    GUESSED_FOCAL_FACTOR,
-    PycolmapConfig,
-    PycolmapSfM,
-    _initial_params,
-    choose_matcher,
-    group_cameras,
-)
+from splatkit.sfm.features import GUESSED_FOCAL_FACTOR, group_cameras, initial_params
+from splatkit.sfm.pycolmap_backend import PycolmapConfig, PycolmapSfM, choose_matcher
 from splatkit.stages import config_from_mapping
 
 
@@ -95,10 +89,10 @@ def test_matcher_is_chosen_from_the_data() -> None:
 
 def test_initial_params_follow_the_model_order() -> None:
     groups = group_cameras(_set(_record("a.jpg", hints=DRONE)), "per_device")
-    values = [float(v) for v in _initial_params("OPENCV", groups[0]).split(",")]
+    values = [float(v) for v in initial_params("OPENCV", groups[0]).split(",")]
     f = 24.0 / 36.0 * 400
     assert values == pytest.approx([f, f, 200.0, 150.0, 0, 0, 0, 0])
-    assert len(_initial_params("SIMPLE_RADIAL", groups[0]).split(",")) == 4
+    assert len(initial_params("SIMPLE_RADIAL", groups[0]).split(",")) == 4
 
 
 def test_a_single_image_is_an_input_error(tmp_path: Path) -> None:

@@ -34,9 +34,16 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from splatkit.contracts import ImageRecord, ImageSet, Reconstruction
+from splatkit.contracts import ImageSet, Reconstruction
 from splatkit.errors import ContractError, InputError, StageError
 from splatkit.plugins.spec import hookimpl
+from splatkit.sfm.features import (
+    GUESSED_FOCAL_FACTOR,
+    CameraGroup,
+    extract_features,
+    group_cameras,
+    match_features,
+)
 from splatkit.sfm.finish import FinishOptions, finish_reconstruction, finish_steps
 from splatkit.sfm.focal import DEFAULT_MAX_DRIFT, FOCAL_POLICIES, decide_release, focal_checks, focal_warnings
 from splatkit.sfm.mappers import (
@@ -52,7 +59,6 @@ from splatkit.sfm.pose_priors import (
     align_to_priors,
     gps_priors,
     prior_frame_georeference,
-    spatial_pairing,
     write_pose_priors,
 )
 from splatkit.sfm.quality import reprojection_errors
@@ -67,8 +73,6 @@ logger = logging.getLogger(__name__)
 
 _MATCHERS = ("auto", "exhaustive", "spatial", "sequential")
 _CAMERA_MODES = ("per_device", "single", "per_image")
-#: Focal guess when EXIF says nothing: COLMAP's ``default_focal_length_factor``.
-GUESSED_FOCAL_FACTOR = 1.2
 #: Progress steps before the finishing step: extract, match, map (with the final adjustment),
 #: georeference.
 MAPPING_STEPS = 4
@@ -210,70 +214,6 @@ class PycolmapConfig:
 # Decisions made from the data (pure functions, tested without pycolmap)
 
 
-@dataclass(frozen=True)
-class CameraGroup:
-    """Images that share one camera, and the focal prior they start from.
-
-    Attributes
-    ----------
-    names : tuple[str, ...]
-    width, height : int
-    focal_px : float
-        EXIF focal in pixels, or the guess ``1.2 * max(w, h)``.
-    focal_from_exif : bool
-    label : str
-        Human description (make model, focal, size) for the report.
-    """
-
-    names: tuple[str, ...]
-    width: int
-    height: int
-    focal_px: float
-    focal_from_exif: bool
-    label: str
-
-
-def group_cameras(image_set: ImageSet, mode: str) -> list[CameraGroup]:
-    """Split the photos into cameras.
-
-    ``per_device``: one camera per (make, model, focal mm, width, height) -- photos with no EXIF
-    group by image size alone. ``single``: one camera (all photos must share a size).
-    ``per_image``: one camera per photo.
-
-    Raises
-    ------
-    InputError
-        ``single`` with photos of different sizes.
-    """
-    def key(r: ImageRecord) -> tuple[Any, ...]:
-        if mode == "per_image":
-            return (r.name,)
-        if mode == "single":
-            return ()
-        return (*r.camera.device_key(), r.width, r.height)
-
-    groups: dict[tuple[Any, ...], list[ImageRecord]] = {}
-    for r in image_set:
-        groups.setdefault(key(r), []).append(r)
-    out = []
-    for recs in groups.values():
-        sizes = {(r.width, r.height) for r in recs}
-        if len(sizes) > 1:
-            raise InputError(f"camera_mode='single' needs photos of one size; found {sorted(sizes)[:4]}: use "
-                             "camera_mode='per_device'", path=image_set.source or image_set.root)
-        first = recs[0]
-        focals = [r.camera.focal_px(r.width, r.height) for r in recs]
-        known = [f for f in focals if f]
-        focal = sum(known) / len(known) if known else GUESSED_FOCAL_FACTOR * max(first.width, first.height)
-        cam = first.camera
-        make_model = " ".join(x for x in (cam.make, cam.model) if x) or "unknown camera"
-        mm = f" {cam.focal_length_mm:g} mm" if cam.focal_length_mm else ""
-        out.append(CameraGroup(names=tuple(r.name for r in recs), width=first.width, height=first.height,
-                               focal_px=float(focal), focal_from_exif=bool(known),
-                               label=f"{make_model}{mm} {first.width}x{first.height}"))
-    return out
-
-
 def choose_matcher(image_set: ImageSet, matcher: str, exhaustive_max_images: int) -> tuple[str, str]:
     """(matcher, why): resolve ``auto`` from the data; explicit choices are kept as asked."""
     n = len(image_set)
@@ -391,7 +331,9 @@ class PycolmapSfM(Stage):
         steps.next("extracting features")
         t0 = time.perf_counter()
         groups = group_cameras(image_set, config.camera_mode)
-        self._extract(pycolmap, database, image_dir, groups, config, threads)
+        extract_features(pycolmap, database, image_dir, groups, camera_model=config.camera_model,
+                         max_image_size=config.max_image_size, max_num_features=config.max_num_features,
+                         threads=threads)
         priors = gps_priors(image_set, std_horizontal_m=config.gps_std_horizontal_m,
                             std_vertical_m=config.gps_std_vertical_m, max_altitude_slope=config.gps_max_altitude_slope)
         if priors is not None and priors.levelled:
@@ -417,8 +359,9 @@ class PycolmapSfM(Stage):
         steps.next("matching")
         t0 = time.perf_counter()
         matcher, why = choose_matcher(image_set, config.matcher, config.exhaustive_max_images)
-        matcher = self._match(pycolmap, database, matcher, len(image_set), config, threads, report, priors)
-        report["matcher"] = {"used": matcher, "why": why, **report.pop("spatial_pairing", {})}
+        matcher, pairing = match_features(pycolmap, database, matcher, len(image_set), threads=threads,
+                                          priors=priors, notes=report["notes"])
+        report["matcher"] = {"used": matcher, "why": why, **pairing}
         timings["match"] = time.perf_counter() - t0
 
         mapper, why = choose_mapper(len(image_set), priors is not None, config.mapper,
@@ -603,65 +546,6 @@ class PycolmapSfM(Stage):
 
     # -- steps --------------------------------------------------------------------------------
 
-    @staticmethod
-    def _extract(pycolmap: Any, database: Path, image_dir: Path, groups: list[CameraGroup],
-                 config: PycolmapConfig, threads: int) -> None:
-        extraction = pycolmap.FeatureExtractionOptions()
-        extraction.use_gpu = False
-        extraction.num_threads = threads
-        extraction.max_image_size = config.max_image_size
-        extraction.sift.max_num_features = config.max_num_features
-        # One SINGLE-camera extraction per group: that is how COLMAP assigns our cameras, and
-        # passing camera_params marks the EXIF focal as a prior (has_prior_focal_length).
-        for group in groups:
-            reader = pycolmap.ImageReaderOptions()
-            reader.camera_model = config.camera_model
-            reader.default_focal_length_factor = GUESSED_FOCAL_FACTOR
-            if group.focal_from_exif:
-                reader.camera_params = _initial_params(config.camera_model, group)
-            pycolmap.extract_features(database, image_dir, image_names=list(group.names),
-                                      camera_mode=pycolmap.CameraMode.SINGLE, reader_options=reader,
-                                      extraction_options=extraction, device=pycolmap.Device.cpu)
-
-    @staticmethod
-    def _match(pycolmap: Any, database: Path, matcher: str, n_images: int, config: PycolmapConfig,
-               threads: int, report: dict[str, Any], priors: GpsPriors | None) -> str:
-        options = pycolmap.FeatureMatchingOptions()
-        options.use_gpu = False
-        options.num_threads = threads
-        if matcher == "spatial":
-            if priors is None or len(priors.names) < n_images:
-                have = 0 if priors is None else len(priors.names)
-                report["notes"].append(f"spatial matching needs GPS on every image; {have}/{n_images} have it: "
-                                       "fell back to exhaustive matching")
-                matcher = "exhaustive"
-            else:
-                # The database holds priors for every photo: splatkit's ENU ones when gps_priors
-                # is on, COLMAP's WGS84 ones from EXIF otherwise (DJI XMP-only GPS would be
-                # missing there, so write ours for pairing either way).
-                write_pose_priors(pycolmap, database, priors)
-        if matcher == "exhaustive":
-            pycolmap.match_exhaustive(database, matching_options=options, device=pycolmap.Device.cpu)
-        elif matcher == "spatial":
-            assert priors is not None
-            sized = spatial_pairing(priors.enu)
-            pairing = pycolmap.SpatialPairingOptions()
-            pairing.max_num_neighbors = sized.max_num_neighbors
-            pairing.max_distance = sized.max_distance_m  # ENU metres, altitude ignored (ignore_z)
-            pairing.ignore_z = True
-            report["spatial_pairing"] = {"max_distance_m": sized.max_distance_m,
-                                         "max_num_neighbors": sized.max_num_neighbors,
-                                         "spacing_m": sized.spacing_m, "sized_by": sized.why}
-            pycolmap.match_spatial(database, matching_options=options, pairing_options=pairing,
-                                   device=pycolmap.Device.cpu)
-        else:
-            pairing = pycolmap.SequentialPairingOptions()
-            pairing.overlap = 10
-            pycolmap.match_sequential(database, matching_options=options, pairing_options=pairing,
-                                      device=pycolmap.Device.cpu)
-        return matcher
-
-
 def _available_cores() -> int:
     """Cores this process may run on (the affinity mask, not the machine's count)."""
     try:
@@ -686,17 +570,6 @@ def _camera_focals(model: Any, groups: list[CameraGroup]) -> list[tuple[str, flo
 def _has_bogus_camera(model: Any) -> bool:
     """COLMAP's sanity bounds on refined intrinsics (``IncrementalPipelineOptions`` defaults)."""
     return any(cam.has_bogus_params(0.1, 10.0, 1.0) for cam in model.cameras.values())
-
-
-def _initial_params(model: str, group: CameraGroup) -> str:
-    """COLMAP parameter string for ``model`` with the focal prior and a centred principal point."""
-    f, cx, cy = group.focal_px, group.width / 2.0, group.height / 2.0
-    from splatkit.contracts import CAMERA_MODELS
-
-    values = []
-    for name in CAMERA_MODELS[model][1]:
-        values.append({"f": f, "fx": f, "fy": f, "cx": cx, "cy": cy}.get(name, 0.0))
-    return ",".join(repr(float(v)) for v in values)
 
 
 def _as_image_set(input: Any, config: PycolmapConfig) -> ImageSet:
