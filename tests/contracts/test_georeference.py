@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from splatkit import ContractError, Georeference
+from splatkit.contracts.georeference import lla_to_enu
 
 lats = st.floats(-90, 90)
 lons = st.floats(-180, 180)
@@ -63,3 +64,13 @@ def test_georeference_is_frozen_and_hashable() -> None:
 def test_from_dict_needs_three_numbers(data: dict) -> None:
     with pytest.raises(ContractError, match="need numeric lat, lon, alt"):
         Georeference.from_dict(data)
+
+
+def test_to_enu_is_the_module_conversion_and_the_origin_maps_to_zero() -> None:
+    ref = Georeference(lat=45.0, lon=7.0, alt=300.0)
+    lat, lon, alt = np.array([45.0, 45.001]), np.array([7.0, 7.0]), np.array([300.0, 310.0])
+    enu = ref.to_enu(lat, lon, alt)
+    np.testing.assert_allclose(enu, lla_to_enu(lat, lon, alt, ref))
+    np.testing.assert_allclose(enu[0], 0.0, atol=1e-6)
+    # 0.001 degree of latitude is about 111 m north at 45 degrees; 10 m up.
+    assert 110.0 < enu[1, 1] < 112.0 and abs(enu[1, 0]) < 1e-6 and abs(enu[1, 2] - 10.0) < 0.01

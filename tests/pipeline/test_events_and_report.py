@@ -195,3 +195,24 @@ def test_the_demo_scene_report_has_a_camera_map_from_the_sfm_model(photos, tmp_p
     assert len(cmap["points"]) == cmap["points_total"] > 0
     page = (out / "report.html").read_text()
     assert page.count("class=\"camera\"") == 6
+
+
+def test_sfm_warnings_lead_the_summary_and_the_focal_comparison_is_in_words() -> None:
+    from splatkit.pipeline.report import render_html, run_summary
+
+    report = _sfm_report()
+    warning = "FOCAL LENGTH DRIFT: camera X refined to 0.51x its EXIF focal; try focal_refinement='fixed'"
+    report["sfm"]["warnings"] = [warning]
+    report["sfm"]["mapper"] = {"used": "global", "why": "300 images > 100"}
+    report["sfm"]["focal"] = {"cameras": [{"camera": "DJI FC6310 8.8 mm 2400x1800", "exif_focal_px": 1333.0,
+                                           "refined_focal_px": 677.0, "ratio": 0.508, "drifted": True}],
+                              "release": {"kept": True, "reason": "the fit demands it"}}
+    summary = run_summary(report)
+    assert {"text": warning, "section": "sfm"} in summary["look_at"]
+    page = render_html({**report, "summary": summary})
+    sfm_part = page[page.index("id='sfm'"):]
+    assert sfm_part.index("<strong>Warning:</strong> FOCAL LENGTH DRIFT") < sfm_part.index("class='facts'")
+    assert "Mapped with global (300 images &gt; 100)." in sfm_part
+    assert "Focal length of DJI FC6310 8.8 mm 2400x1800: 677 px against 1333 px from EXIF (ratio 0.508): DRIFTED" \
+        in sfm_part
+    assert "Warning:" not in render_html({**_sfm_report(), "summary": run_summary(_sfm_report())})

@@ -1,4 +1,8 @@
-"""Where a model's local frame sits on Earth."""
+"""Where a model's local frame sits on Earth, and WGS84 -> local East-North-Up metres.
+
+The geodesy lives here, beside the contract whose frame it defines, so that every layer (SfM,
+the pipeline's report, the demo) converts GPS fixes the same way.
+"""
 
 import math
 import numbers
@@ -8,7 +12,12 @@ import numpy as np
 
 from splatkit.errors import ContractError
 
-__all__ = ["Georeference"]
+__all__ = ["WGS84_A", "WGS84_F", "Georeference", "lla_to_ecef", "ecef_to_enu", "lla_to_enu"]
+
+#: WGS84 semi-major axis (m) and flattening (NIMA TR8350.2, table 3.1).
+WGS84_A = 6378137.0
+WGS84_F = 1.0 / 298.257223563
+_WGS84_E2 = WGS84_F * (2.0 - WGS84_F)  # first eccentricity squared
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -57,3 +66,55 @@ class Georeference:
         except (KeyError, TypeError, ValueError) as e:
             raise ContractError(f"Georeference: need numeric lat, lon, alt; got {data!r}",
                                 field="Georeference") from e
+
+    def to_enu(self, lat: np.ndarray, lon: np.ndarray, alt: np.ndarray) -> np.ndarray:
+        """WGS84 degrees/metres ``[N]`` each to ENU metres ``[N, 3]`` around this origin."""
+        return lla_to_enu(lat, lon, alt, self)
+
+
+def lla_to_ecef(lat: np.ndarray, lon: np.ndarray, alt: np.ndarray) -> np.ndarray:
+    """WGS84 geodetic coordinates to Earth-centred, Earth-fixed metres.
+
+    Parameters
+    ----------
+    lat, lon : float64 [N]
+        Degrees.
+    alt : float64 [N]
+        Metres above the ellipsoid.
+
+    Returns
+    -------
+    float64 [N, 3]
+        ECEF x, y, z in metres.
+    """
+    phi = np.radians(np.asarray(lat, dtype=np.float64))
+    lam = np.radians(np.asarray(lon, dtype=np.float64))
+    h = np.asarray(alt, dtype=np.float64)
+    # Prime-vertical radius of curvature N(phi) = a / sqrt(1 - e^2 sin^2 phi).
+    n = WGS84_A / np.sqrt(1.0 - _WGS84_E2 * np.sin(phi) ** 2)
+    x = (n + h) * np.cos(phi) * np.cos(lam)
+    y = (n + h) * np.cos(phi) * np.sin(lam)
+    z = (n * (1.0 - _WGS84_E2) + h) * np.sin(phi)
+    return np.stack([x, y, z], axis=-1)
+
+
+def _enu_from_ecef_rotation(lat0: float, lon0: float) -> np.ndarray:
+    """Rows are the east, north and up unit vectors at (lat0, lon0), in ECEF, float64 [3, 3]."""
+    phi, lam = np.radians(lat0), np.radians(lon0)
+    sp, cp, sl, cl = np.sin(phi), np.cos(phi), np.sin(lam), np.cos(lam)
+    return np.array([
+        [-sl, cl, 0.0],
+        [-sp * cl, -sp * sl, cp],
+        [cp * cl, cp * sl, sp],
+    ])
+
+
+def ecef_to_enu(ecef: np.ndarray, ref: Georeference) -> np.ndarray:
+    """ECEF metres ``[N, 3]`` to East-North-Up metres ``[N, 3]`` around ``ref``."""
+    origin = lla_to_ecef(np.array([ref.lat]), np.array([ref.lon]), np.array([ref.alt]))[0]
+    return (np.asarray(ecef, dtype=np.float64) - origin) @ _enu_from_ecef_rotation(ref.lat, ref.lon).T
+
+
+def lla_to_enu(lat: np.ndarray, lon: np.ndarray, alt: np.ndarray, ref: Georeference) -> np.ndarray:
+    """WGS84 degrees/metres ``[N]`` each to ENU metres ``[N, 3]`` around ``ref``."""
+    return ecef_to_enu(lla_to_ecef(lat, lon, alt), ref)

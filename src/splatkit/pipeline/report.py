@@ -213,29 +213,6 @@ def training_curve_svg(curve: Sequence[dict[str, Any]], *, width: int = 640, hei
 # The camera map (top-down: camera centres, GPS fixes and residuals, sparse points)
 
 
-def _enu_from_lla(lat: np.ndarray, lon: np.ndarray, alt: np.ndarray, ref: Georeference) -> np.ndarray:
-    """WGS84 positions -> local East-North-Up metres about ``ref`` [N, 3].
-
-    The same transform as ``splatkit.sfm.georeference.lla_to_enu`` (the pipeline may not import
-    a stage package; it belongs in ``splatkit.contracts.georeference``).
-    """
-    a, f = 6378137.0, 1.0 / 298.257223563
-    e2 = f * (2.0 - f)
-
-    def ecef(la: np.ndarray, lo: np.ndarray, h: np.ndarray) -> np.ndarray:
-        la, lo = np.radians(la), np.radians(lo)
-        n = a / np.sqrt(1.0 - e2 * np.sin(la) ** 2)
-        return np.stack([(n + h) * np.cos(la) * np.cos(lo), (n + h) * np.cos(la) * np.sin(lo),
-                         (n * (1.0 - e2) + h) * np.sin(la)], axis=-1)
-
-    la0, lo0 = math.radians(ref.lat), math.radians(ref.lon)
-    rot = np.array([[-math.sin(lo0), math.cos(lo0), 0.0],
-                    [-math.sin(la0) * math.cos(lo0), -math.sin(la0) * math.sin(lo0), math.cos(la0)],
-                    [math.cos(la0) * math.cos(lo0), math.cos(la0) * math.sin(lo0), math.sin(la0)]])
-    origin = ecef(np.array([ref.lat]), np.array([ref.lon]), np.array([ref.alt]))[0]
-    return (ecef(lat, lon, alt) - origin) @ rot.T
-
-
 def _gps_fixes(source: Path, names: Sequence[str], ref: Georeference) -> dict[str, np.ndarray]:
     """Name -> ENU position of the photo's GPS fix, for the photos of a source folder that have one."""
     from PIL import Image
@@ -256,7 +233,7 @@ def _gps_fixes(source: Path, names: Sequence[str], ref: Georeference) -> dict[st
     if not fixes:
         return {}
     lla = np.array(list(fixes.values()), np.float64)
-    enu = _enu_from_lla(lla[:, 0], lla[:, 1], lla[:, 2], ref)
+    enu = ref.to_enu(lla[:, 0], lla[:, 1], lla[:, 2])
     return dict(zip(fixes, enu))
 
 
@@ -321,7 +298,6 @@ def camera_map_svg(data: dict[str, Any], *, width: int = 640, height: int = 480)
     pw, ph = width - left - right, height - top - bottom
     cams, gps, pts = data.get("cameras", []), data.get("gps", []), data.get("points", [])
     xs = [c["x"] for c in cams] + [g["x"] for g in gps] + [p[0] for p in pts]
-    ys = [c["y"] for c in cams] + [g["y"] for g in gps] + [p[1] for p in pts]
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="camera-map" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11" role="img" '
            f'aria-label="top-down map of the camera positions">',
@@ -577,6 +553,7 @@ def run_summary(report: dict[str, Any]) -> dict[str, Any]:
         if outliers:
             look.append({"text": f"{len(outliers)} photo(s) have a GPS fix that disagrees with the model: "
                                  + ", ".join(str(o) for o in outliers[:5]), "section": "sfm"})
+    look.extend({"text": str(w), "section": "sfm"} for w in _sfm_warnings(sfm))
     reproj = (quality.get("reprojection_error_px") or {}).get("mean")
     if isinstance(reproj, (int, float)) and reproj > REPROJECTION_WARN_PX:
         look.append({"text": f"High reprojection error: {reproj:.2f} px on average (above "
@@ -633,7 +610,7 @@ def write_report(result: RunLike, *, source: Path, resolved: Sequence[ResolvedSt
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.3em .6em;text-align:left;
+.warning{background:#fff3cd;border-left:4px solid #d39e00;padding:.4em .7em}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.3em .6em;text-align:left;
 vertical-align:top}th{background:#f4f4f4}.ok{color:#17692c}.failed{color:#b00020}.views{display:grid;
 grid-template-columns:repeat(auto-fill,minmax(460px,1fr));gap:1em}.pair{display:flex;gap:4px}
 .pair figure{margin:0;flex:1}.pair img{width:100%;image-rendering:auto}figcaption{font-size:.85em;color:#555}
@@ -750,6 +727,34 @@ def _num(value: Any, digits: int = 2) -> str:
     return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "-"
 
 
+def _sfm_warnings(sfm: dict[str, Any]) -> list[str]:
+    """The SfM backend's loud warnings (focal drift, ambiguity...): a list of strings, or empty."""
+    warnings = sfm.get("warnings")
+    return [str(w) for w in warnings] if isinstance(warnings, list) else []
+
+
+def _sfm_method_lines(sfm: dict[str, Any]) -> list[str]:
+    """How the SfM backend matched and mapped, and each camera's refined vs EXIF focal, in words."""
+    lines = []
+    for key, what in (("matcher", "Matched"), ("mapper", "Mapped")):
+        step = sfm.get(key)
+        if isinstance(step, dict) and step.get("used"):
+            lines.append(f"{what} with {step['used']}" + (f" ({step['why']})" if step.get("why") else "") + ".")
+    focal = sfm.get("focal") if isinstance(sfm.get("focal"), dict) else {}
+    for cam in focal.get("cameras") or []:
+        if not isinstance(cam, dict) or not isinstance(cam.get("refined_focal_px"), (int, float)):
+            continue
+        exif = cam.get("exif_focal_px")
+        versus = (f" against {exif:.0f} px from EXIF (ratio {cam.get('ratio', 0):.3f})"
+                  if isinstance(exif, (int, float)) else " (no EXIF focal)")
+        lines.append(f"Focal length of {cam.get('camera', 'a camera')}: {cam['refined_focal_px']:.0f} px"
+                     + versus + (": DRIFTED, see the warning above" if cam.get("drifted") else "") + ".")
+    release = focal.get("release") if isinstance(focal.get("release"), dict) else {}
+    if release.get("reason"):
+        lines.append(f"Focal release: {release['reason']}.")
+    return lines
+
+
 def _sfm_html(report: dict[str, Any]) -> list[str]:
     sfm = report.get("sfm")
     if not isinstance(sfm, dict) or not sfm:
@@ -787,10 +792,12 @@ def _sfm_html(report: dict[str, Any]) -> list[str]:
         else:
             lines.append("Not georeferenced" + (f": {geo.get('reason') or geo.get('why')}"
                                                 if geo.get("reason") or geo.get("why") else "") + ".")
+    lines += _sfm_method_lines(sfm)
     timings = sfm.get("timings_s") if isinstance(sfm.get("timings_s"), dict) else {}
     if timings:
         lines.append("Time: " + ", ".join(f"{_e(k)} {_duration(v)}" for k, v in timings.items()) + ".")
-    out = ["<ul class='facts'>" + "".join(f"<li>{_e(line)}</li>" for line in lines) + "</ul>"]
+    out = [f"<p class='warning'><strong>Warning:</strong> {_e(w)}</p>" for w in _sfm_warnings(sfm)]
+    out.append("<ul class='facts'>" + "".join(f"<li>{_e(line)}</li>" for line in lines) + "</ul>")
     cmap = report.get("camera_map")
     if cmap:
         out.append(f"<figure class='map'>{camera_map_svg(cmap)}<figcaption>Seen from above"
