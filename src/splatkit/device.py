@@ -17,6 +17,7 @@ torch is imported only inside functions: ``import splatkit.device`` stays light.
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 from splatkit.errors import BackendUnavailableError, ContractError
@@ -29,6 +30,7 @@ __all__ = [
     "cuda_available",
     "resolve_device",
     "require_cuda",
+    "available_cores",
 ]
 
 #: gsplat >= 1.0 uses ``cooperative_groups::labeled_partition``, which needs sm_70 or newer
@@ -112,3 +114,11 @@ def require_cuda(*, kind: str, name: str, install_hint: str = "") -> None:
         raise BackendUnavailableError(f"{kind} backend {name!r} needs CUDA, but {problem}",
                                       kind=kind, name=name,
                                       install_hint=install_hint or f"use the cpu {kind} backend")
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

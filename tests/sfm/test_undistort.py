@@ -11,7 +11,7 @@ from PIL import Image
 from splatkit.contracts import Camera
 from splatkit.sfm.camera_models import cam_from_img, img_from_cam
 from splatkit.sfm.quality import reprojection_errors
-from splatkit.sfm.undistort import pinhole_camera_for, undistort_to_pinhole
+from splatkit.sfm.undistort import PinholeCrop, pinhole_camera_for, resample_map, undistort_image, undistort_to_pinhole
 from tests.sfm.synthetic_scene import make_scene
 from tests.sfm.test_camera_models import CAMERAS
 
@@ -102,3 +102,56 @@ def test_undistort_names_a_missing_image(tmp_path: Path) -> None:
     rec = make_scene(camera=_camera("SIMPLE_RADIAL"), num_frames=3)
     with pytest.raises(InputError, match="not found"):
         undistort_to_pinhole(rec, tmp_path, tmp_path / "out")
+
+
+def _map_coordinates_reference(pixels: np.ndarray, crop: PinholeCrop) -> np.ndarray:
+    """The resampling written directly with scipy's spline lookup (order 1, edges clamped)."""
+    from scipy.ndimage import map_coordinates
+
+    reduce = max(1, int(np.floor(1.0 / crop.scale + 1e-9))) if crop.scale < 1.0 else 1
+    if reduce > 1:
+        pixels = np.asarray(Image.fromarray(pixels).reduce(reduce))
+    fx, fy, cx, cy = crop.pinhole.params
+    jj, ii = np.meshgrid(np.arange(crop.pinhole.width) + 0.5, np.arange(crop.pinhole.height) + 0.5)
+    rays = np.column_stack([(jj.ravel() - cx) / fx, (ii.ravel() - cy) / fy, np.ones(jj.size)])
+    src = img_from_cam(crop.source, rays) / reduce - 0.5
+    coords = [src[:, 1].reshape(jj.shape), src[:, 0].reshape(jj.shape)]
+    planes = [map_coordinates(pixels[:, :, c].astype(np.float64), coords, order=1, mode="nearest")
+              for c in range(pixels.shape[2])]
+    return np.clip(np.rint(np.stack(planes, axis=-1)), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("model", ["SIMPLE_RADIAL", "OPENCV", "FULL_OPENCV"])
+@pytest.mark.parametrize("max_size", [0, 90, 50])
+def test_the_shared_lookup_equals_a_direct_bilinear_resampling(model: str, max_size: int) -> None:
+    rng = np.random.default_rng(7)
+    pixels = rng.integers(0, 256, size=(120, 160, 3), dtype=np.uint8)
+    crop = pinhole_camera_for(_camera(model), max_size=max_size)
+    lookup = resample_map(crop, rows_per_chunk=7)  # chunk seams inside the image
+    ours = undistort_image(pixels, crop, lookup=lookup, pixels_per_chunk=1000)
+    reference = _map_coordinates_reference(pixels, crop)
+    assert ours.shape == reference.shape == (crop.pinhole.height, crop.pinhole.width, 3)
+    # float32 weights against float64 splines: a rounding tie may land one level apart.
+    difference = np.abs(ours.astype(int) - reference)
+    assert difference.max() <= 1 and (difference > 0).mean() < 1e-3
+    np.testing.assert_array_equal(undistort_image(pixels, crop), ours)  # the lookup made on the fly
+
+
+@pytest.mark.parametrize("channels", [1, 4])
+def test_one_and_four_channel_images_resample_per_channel(channels: int) -> None:
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, size=(120, 160, channels), dtype=np.uint8)
+    crop = pinhole_camera_for(_camera("SIMPLE_RADIAL"))
+    rgb_of_first = undistort_image(np.repeat(pixels[:, :, :1], 3, axis=2), crop)[:, :, 0]
+    out = undistort_image(pixels, crop)
+    assert out.shape[2] == channels
+    np.testing.assert_array_equal(out[:, :, 0], rgb_of_first)
+
+
+def test_a_one_pixel_wide_source_repeats_its_edge() -> None:
+    cam = Camera(model="SIMPLE_RADIAL", width=1, height=40, params=np.array([30.0, 0.5, 20.0, 0.1]))
+    crop = pinhole_camera_for(cam)
+    column = (100 + 3 * np.arange(40, dtype=np.uint8)).reshape(40, 1, 1).repeat(3, axis=2)
+    out = undistort_image(column, crop)
+    assert out.shape[:2] == (crop.pinhole.height, crop.pinhole.width)
+    assert np.abs(out.astype(int) - _map_coordinates_reference(column, crop)).max() <= 1

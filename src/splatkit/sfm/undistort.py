@@ -16,6 +16,8 @@ The camera equations (every COLMAP model) are in :mod:`splatkit.sfm.camera_model
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
+from itertools import repeat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,18 +25,24 @@ from typing import Any
 import numpy as np
 
 from splatkit.contracts import Camera, Frames, ImageSet, Reconstruction, Tracks
+from splatkit.device import available_cores
 from splatkit.errors import ContractError, InputError
 from splatkit.sfm.camera_models import PINHOLE_MODELS, cam_from_img, img_from_cam
 
 __all__ = [
     "PinholeCrop",
     "pinhole_camera_for",
+    "ResampleMap",
+    "resample_map",
     "undistort_image",
     "undistortion_crops",
     "undistort_to_pinhole",
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Images undistorted at once (each holds a decoded photo, its output and the blend temporaries).
+UNDISTORT_MAX_WORKERS = 4
 
 @dataclass(frozen=True)
 class PinholeCrop:
@@ -124,37 +132,119 @@ def _scaled(camera: Camera, box: tuple[float, float, float, float], fx: float, f
     return PinholeCrop(camera, pin, box, scale)
 
 
-def undistort_image(pixels: np.ndarray, crop: PinholeCrop, *, rows_per_chunk: int = 256) -> np.ndarray:
-    """Resample one image ``uint8 [H, W, C]`` of ``crop.source`` into ``crop.pinhole`` (bilinear).
+@dataclass(frozen=True)
+class ResampleMap:
+    """Where every output pixel of one :class:`PinholeCrop` reads its source (bilinear).
+
+    The same for every image of a camera, so it is computed once per camera
+    (:func:`resample_map`) and applied to each image (:func:`undistort_image`).
+
+    Attributes
+    ----------
+    index : intp [H * W]
+        Flat index ``y0 * w + x0`` of each output pixel's top-left source neighbour, in the
+        source reduced by ``reduce`` (``h, w`` = ``reduced_shape``), row-major output order.
+    wx, wy : float32 [H * W]
+        Weights of the right and lower neighbours, in [0, 1].
+    reduce : int
+        Integer box reduction of the source before the lookup (1: none).
+    reduced_shape : tuple[int, int]
+        ``(h, w)`` of the reduced source the indices point into (at least 2 x 2).
+    """
+
+    index: np.ndarray
+    wx: np.ndarray
+    wy: np.ndarray
+    reduce: int
+    reduced_shape: tuple[int, int]
+
+
+def resample_map(crop: PinholeCrop, *, rows_per_chunk: int = 256) -> ResampleMap:
+    """The bilinear lookup of ``crop`` (pixel centres at +0.5, edges clamped like ``mode="nearest"``).
 
     When the output is much smaller than the source, the source is first box-reduced by an
-    integer factor so the bilinear lookup does not alias. Works in row chunks to bound memory
-    on 12-megapixel drone photos.
+    integer factor so the bilinear lookup does not alias. The rays are computed in row chunks to
+    bound memory on 12-megapixel drone photos; the map itself is 16 bytes per output pixel
+    (``intp`` indices: numpy gathers with them about 10x faster than with int32).
     """
-    from scipy.ndimage import map_coordinates
-
-    pin = crop.pinhole
-    if crop.source.model in PINHOLE_MODELS and crop.scale == 1.0:
-        return pixels
+    pin, source = crop.pinhole, crop.source
     reduce = max(1, int(np.floor(1.0 / crop.scale + 1e-9))) if crop.scale < 1.0 else 1
-    if reduce > 1:
-        from PIL import Image
-
-        pixels = np.asarray(Image.fromarray(pixels).reduce(reduce), dtype=np.uint8)
+    h, w = max(2, -(-source.height // reduce)), max(2, -(-source.width // reduce))
     fx, fy, cx, cy = pin.params
-    out = np.empty((pin.height, pin.width, pixels.shape[2]), dtype=np.uint8)
+    n = pin.width * pin.height
+    index, wx, wy = np.empty(n, np.intp), np.empty(n, np.float32), np.empty(n, np.float32)
     cols_out = np.arange(pin.width) + 0.5  # pixel centres at +0.5 (the contract's convention)
-    planes = [pixels[:, :, c].astype(np.float32) for c in range(pixels.shape[2])]
     for r0 in range(0, pin.height, rows_per_chunk):
         rows_out = np.arange(r0, min(pin.height, r0 + rows_per_chunk)) + 0.5
         jj, ii = np.meshgrid(cols_out, rows_out)
         rays = np.stack([(jj.ravel() - cx) / fx, (ii.ravel() - cy) / fy, np.ones(jj.size)], axis=1)
-        src = img_from_cam(crop.source, rays) / reduce
-        coords = [(src[:, 1] - 0.5).reshape(jj.shape), (src[:, 0] - 0.5).reshape(jj.shape)]
-        for c, plane in enumerate(planes):
-            values = map_coordinates(plane, coords, order=1, mode="nearest")
-            out[r0:r0 + len(rows_out), :, c] = np.clip(np.rint(values), 0, 255).astype(np.uint8)
-    return out
+        src = img_from_cam(source, rays) / reduce - 0.5
+        src[~np.isfinite(src)] = -1.0          # clamped to the edge below
+        x = np.clip(src[:, 0], 0.0, w - 1.0)
+        y = np.clip(src[:, 1], 0.0, h - 1.0)
+        x0 = np.minimum(np.floor(x), w - 2.0)
+        y0 = np.minimum(np.floor(y), h - 2.0)
+        sl = slice(r0 * pin.width, r0 * pin.width + jj.size)
+        index[sl] = (y0 * w + x0).astype(np.intp)
+        wx[sl] = x - x0
+        wy[sl] = y - y0
+    return ResampleMap(index=index, wx=wx, wy=wy, reduce=reduce, reduced_shape=(h, w))
+
+
+def undistort_image(pixels: np.ndarray, crop: PinholeCrop, *, lookup: ResampleMap | None = None,
+                    pixels_per_chunk: int = 1 << 20) -> np.ndarray:
+    """Resample one image ``uint8 [H, W, C]`` of ``crop.source`` into ``crop.pinhole`` (bilinear).
+
+    Parameters
+    ----------
+    pixels : uint8 [H, W, C]
+        The source image, ``crop.source``'s size.
+    crop : PinholeCrop
+    lookup : ResampleMap, optional
+        ``resample_map(crop)``, passed in when several images share the camera.
+    pixels_per_chunk : int
+        Output pixels blended at a time (bounds the float temporaries).
+
+    Returns
+    -------
+    uint8 [crop.pinhole.height, crop.pinhole.width, C]
+    """
+    pin = crop.pinhole
+    if crop.source.model in PINHOLE_MODELS and crop.scale == 1.0:
+        return pixels
+    lookup = lookup if lookup is not None else resample_map(crop)
+    if lookup.reduce > 1:
+        from PIL import Image
+
+        pixels = np.asarray(Image.fromarray(pixels).reduce(lookup.reduce), dtype=np.uint8)
+    h, w = lookup.reduced_shape
+    channels = pixels.shape[2]
+    if channels > 4:
+        raise InputError(f"undistortion takes 1-4 channels, got {channels}")
+    # One 4-byte word per pixel: numpy gathers words much faster than 3-byte rows.
+    packed = np.zeros((h, w, 4), dtype=np.uint8)
+    packed[:pixels.shape[0], :pixels.shape[1], :channels] = pixels
+    if pixels.shape[:2] != (h, w):  # a 1-pixel-wide or -high source: repeat its edge
+        packed[pixels.shape[0]:] = packed[pixels.shape[0] - 1]
+        packed[:, pixels.shape[1]:] = packed[:, pixels.shape[1] - 1:pixels.shape[1]]
+    words = packed.view(np.uint32).reshape(-1)
+
+    def gather(i: np.ndarray) -> np.ndarray:
+        return words[i].view(np.uint8).reshape(-1, 4)[:, :channels].astype(np.float32)
+
+    out = np.empty((pin.height * pin.width, channels), dtype=np.uint8)
+    for s0 in range(0, out.shape[0], pixels_per_chunk):
+        sl = slice(s0, s0 + pixels_per_chunk)
+        i = lookup.index[sl]
+        wx, wy = lookup.wx[sl, None], lookup.wy[sl, None]
+        top, right = gather(i), gather(i + 1)
+        top += (right - top) * wx
+        bottom, right = gather(i + w), gather(i + w + 1)
+        bottom += (right - bottom) * wx
+        top += (bottom - top) * wy
+        np.rint(top, out=top)
+        out[sl] = np.clip(top, 0, 255)
+    return out.reshape(pin.height, pin.width, channels)
 
 
 def _image_loader(images: ImageSet | str | Path, names: tuple[str, ...], *,
@@ -253,15 +343,29 @@ def undistort_to_pinhole(
     tracks = Tracks(point_index=rec.tracks.point_index, frame_index=rec.tracks.frame_index, xy=xy)
 
     loaders = _image_loader(images, rec.frames.names, exif_orientation=exif_orientation)
-    for f, name in enumerate(rec.frames.names):
-        crop = crops[rec.camera_of(f).camera_id]
+
+    def undistort_one(name: str, crop: PinholeCrop, lookup: ResampleMap | None) -> None:
         pixels = loaders[name]()
         if pixels.shape[:2] != (crop.source.height, crop.source.width):
             raise InputError(f"image {name} is {pixels.shape[1]}x{pixels.shape[0]} but its camera "
                              f"{crop.source.camera_id} is {crop.source.width}x{crop.source.height}: the image was "
                              "resized after SfM; rerun SfM on the same files", path=name)
-        _save_image(undistort_image(pixels, crop), out_dir / name, jpeg_quality)
+        _save_image(undistort_image(pixels, crop, lookup=lookup), out_dir / name, jpeg_quality)
         logger.debug("undistorted %s", name)
+
+    # One camera at a time: its lookup is computed once (12 MP: about 2 s and 190 MB) and shared
+    # by its images, which decode, resample and encode in parallel (Pillow and numpy's large
+    # array operations release the GIL).
+    workers = min(UNDISTORT_MAX_WORKERS, available_cores())
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for ci, cam in enumerate(rec.cameras):
+            names = [n for f, n in enumerate(rec.frames.names) if rec.frames.camera_index[f] == ci]
+            if not names:
+                continue
+            crop = crops[cam.camera_id]
+            identity = crop.source.model in PINHOLE_MODELS and crop.scale == 1.0
+            lookup = None if identity else resample_map(crop)
+            list(pool.map(undistort_one, names, repeat(crop), repeat(lookup)))  # list(): raises the first error
     frames = Frames(names=rec.frames.names, camera_index=rec.frames.camera_index, rotation=rec.frames.rotation,
                     translation=rec.frames.translation)
     return Reconstruction(cameras=new_cameras, frames=frames, points=rec.points, tracks=tracks,
