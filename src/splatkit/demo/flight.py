@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from splatkit.sfm.georeference import WGS84_A, WGS84_F, lla_to_ecef
+from splatkit.contracts.georeference import WGS84_A, WGS84_F, lla_to_ecef
 
 __all__ = ["Intrinsics", "Shot", "camera_rotation", "orbit_shots", "nadir_grid_shots", "enu_to_lla"]
 
