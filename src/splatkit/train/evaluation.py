@@ -19,8 +19,11 @@ __all__ = ["evaluate_views", "save_render_png"]
 
 
 def evaluate_views(views: Sequence[View], ids: Sequence[int], renderer: Renderer, params: Any, sh_degree: int,
-                   *, save_dir: Path | None = None) -> HeldoutScores:
+                   *, save_dir: Path | None = None, device: str = "cpu") -> HeldoutScores:
     """Score the renders of ``views[i]`` for ``i`` in ``ids`` at ``sh_degree`` (no gradients).
+
+    Each view goes to ``device`` (the training device) on its own, as in training
+    (:meth:`splatkit.train.data.View.to_device`), so held-out images never sit on the device together.
 
     PSNR is rounded to 4 decimals (dB), SSIM to 5; the mean is the mean of the rounded values.
     With ``save_dir``, each render is written as ``save_dir/<stem>.png``.
@@ -32,7 +35,7 @@ def evaluate_views(views: Sequence[View], ids: Sequence[int], renderer: Renderer
     scores = []
     with torch.no_grad():
         for i in ids:
-            view = views[i]
+            view = views[i].to_device(device)
             rgb, _, _ = renderer(params, view, sh_degree)
             rgb = rgb.clamp(0, 1)
             scores.append(ViewQuality(name=view.name, psnr=round(psnr(rgb, view.image), 4),

@@ -167,7 +167,7 @@ def train_gaussians(
                     resolved.budget_seconds, plan.first_planned_steps, plan.densify_end)
 
     heldout = evaluate_views(scene.views, scene.test_ids, ctx.renderer, state.params, config.sh_degree,
-                             save_dir=workdir / "eval" if config.save_eval_images else None)
+                             save_dir=workdir / "eval" if config.save_eval_images else None, device=device)
     cloud = state.to_cloud(scene.norm, rec.georeference)
     if plan is not None:
         densify_end = plan.densify_end
@@ -259,8 +259,10 @@ def run_steps(state: TrainState, scene: TrainingScene, ctx: StepContext, *, chec
         if plan is not None:
             plan.note_sh_degree(step)
         t0 = time.perf_counter()
-        last_loss = train_step(state, scene.views[train_view_for_step(step, scene.train_ids, config.seed)], step,
-                               ctx)
+        # One view per step goes to the device (uint8 over the bus, float32 there): GPU memory
+        # does not grow with the photo count.
+        last_loss = train_step(state, scene.device_view(train_view_for_step(step, scene.train_ids, config.seed)),
+                               step, ctx)
         step_seconds += time.perf_counter() - t0
         done = step + 1
         state.train_seconds = elapsed()
@@ -278,7 +280,8 @@ def run_steps(state: TrainState, scene: TrainingScene, ctx: StepContext, *, chec
         eval_due = (plan.due("eval", step) if plan is not None
                     else config.eval_every and step > 0 and step % config.eval_every == 0)
         if eval_due and scene.test_ids:
-            scores = evaluate_views(scene.views, scene.test_ids, ctx.renderer, state.params, config.sh_degree)
+            scores = evaluate_views(scene.views, scene.test_ids, ctx.renderer, state.params, config.sh_degree,
+                                    device=scene.device)
             if scores.mean is not None:
                 state.curve[-1] = {**state.curve[-1], **scores.mean.to_dict()}
         total = config.steps if plan is None else (done if last else max(plan.planned_steps, done))
