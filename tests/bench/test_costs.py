@@ -116,3 +116,13 @@ def test_recorded_h100_fern_projection(h100_paths: list[Path]) -> None:
     assert h100_7k.device == "NVIDIA H100 80GB HBM3" and h100_7k.curve_seconds_estimated
     (t4,) = training_summaries_for("ml.g4dn.xlarge", [h100_7k])
     assert t4.stage_seconds["train"] == pytest.approx(80.039 * projection_factor(GPU_SPECS["H100 SXM"], GPU_SPECS["T4"]))
+
+
+def test_projection_is_consistent_through_an_intermediate_gpu() -> None:
+    # t = B/BW + F/FP32: the memory share on the A10G follows from the one on the H100.
+    h100, a10g, t4 = GPU_SPECS["H100 SXM"], GPU_SPECS["A10G"], GPU_SPECS["T4"]
+    w = 0.5
+    mem_on_a10g = w * h100.bandwidth_gbps / a10g.bandwidth_gbps
+    w_a10g = mem_on_a10g / projection_factor(h100, a10g, bandwidth_weight=w)
+    two_hops = projection_factor(h100, a10g, bandwidth_weight=w) * projection_factor(a10g, t4, bandwidth_weight=w_a10g)
+    assert two_hops == pytest.approx(projection_factor(h100, t4, bandwidth_weight=w))

@@ -12,12 +12,15 @@ second. Managed spot exists for training jobs only and has no published price: A
 **Projection** (:func:`projection_factor`): a 3DGS training step is a mix of memory-bound work
 (rasterisation reads and writes per-tile Gaussian lists and per-pixel state, the Adam update
 streams every parameter) and FP32 arithmetic (projection, SH evaluation, alpha compositing).
-The model splits the measured time into a fraction ``w`` that scales with memory bandwidth and
-``1 - w`` that scales with FP32 throughput::
+The model is additive (a roofline without overlap): a step moves ``B`` bytes and does ``F``
+FP32 operations, ``t = B / BW + F / FP32``. ``w`` is the share of the *measured* GPU's time that
+is memory traffic, so::
 
     t_target = t_measured * (w * BW_measured / BW_target + (1 - w) * FP32_measured / FP32_target)
 
-with ``w = 0.5`` (:data:`BANDWIDTH_WEIGHT`) unless measured otherwise. Spec numbers are
+with ``w = 0.5`` (:data:`BANDWIDTH_WEIGHT`) unless measured otherwise. Because ``w`` belongs to
+the measured GPU, projections are consistent: projecting H100 -> A10G and then A10G -> T4 (with
+the A10G's own share) gives the H100 -> T4 figure. Spec numbers are
 NVIDIA's data-sheet values (:data:`GPU_SPECS`, sources there). The model ignores clocks under
 load, cache sizes and launch latency (a small scene on a big GPU is latency bound, so the
 projection onto a smaller GPU is then pessimistic); every projected row says ``projected``.
