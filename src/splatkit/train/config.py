@@ -57,6 +57,8 @@ class TrainConfig:
     strategy: str = "default"
     #: Cap on the number of Gaussians; unset: from quality.
     max_gaussians: int | None = ranged(None, ge=0)
+    #: GPU memory budget in GiB for the Gaussian cap and image size (docs/gpu.md); unset: the GPU's total; CPU: unused.
+    max_vram_gb: float | None = ranged(None, gt=0)
     #: First step that densifies; unset: from quality.
     refine_start: int | None = ranged(None, ge=0)
     #: Step densification stops at (0: half the run); unset: from quality.
@@ -119,7 +121,10 @@ class TrainConfig:
 
     def digest(self) -> str:
         """Hash of the options that change results (not checkpointing or logging cadence)."""
-        skip = {"checkpoint_every", "keep_checkpoints", "curve_every", "eval_every", "save_eval_images"}
+        # max_vram_gb acts through the cap and downscale it fills in (both digested); leaving it out
+        # keeps the digests, and so the checkpoints, of configs written before it existed.
+        skip = {"checkpoint_every", "keep_checkpoints", "curve_every", "eval_every", "save_eval_images",
+                "max_vram_gb"}
         data = {k: v for k, v in config_to_dict(self).items() if k not in skip}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 

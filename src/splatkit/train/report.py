@@ -11,6 +11,7 @@ from splatkit.stages import config_to_dict
 from splatkit.train.config import TrainConfig
 from splatkit.train.normalize import SceneNormalization
 from splatkit.train.state import TrainState
+from splatkit.train.vram import VramChoice
 
 __all__ = ["RunTiming", "RunChoices", "build_training_report", "device_name", "peak_memory_bytes"]
 
@@ -54,6 +55,8 @@ class RunChoices:
         ``"steps"`` or ``"budget"``.
     densify_stop_step : int or None
         The step densification ended at (None: no densification, or it did not finish).
+    vram : VramChoice or None
+        What the VRAM budget chose and why (CUDA runs); the report's ``vram`` key.
     """
 
     quality: str
@@ -64,6 +67,7 @@ class RunChoices:
     planned_steps: int | None
     stop_reason: str
     densify_stop_step: int | None
+    vram: VramChoice | None = None
 
 
 def build_training_report(*, state: TrainState, config: TrainConfig, backend: str, device: str,
@@ -77,6 +81,9 @@ def build_training_report(*, state: TrainState, config: TrainConfig, backend: st
     its ``steps`` option, for a budgeted run what fitted in the budget.
     """
     chosen: dict[str, object] = {}
+    extra: dict[str, object] = {}
+    if choices is not None and choices.vram is not None:
+        extra["vram"] = choices.vram.to_dict()
     if choices is not None:
         chosen = dict(quality=choices.quality, quality_reason=choices.quality_reason,
                       resolution=choices.resolution, resolution_reason=choices.resolution_reason,
@@ -94,7 +101,7 @@ def build_training_report(*, state: TrainState, config: TrainConfig, backend: st
         peak_memory_bytes=peak_memory_bytes(device),
         normalization=Normalization(center=(float(norm.center[0]), float(norm.center[1]), float(norm.center[2])),
                                     scale=float(norm.scale)),
-        config=config_to_dict(config), **chosen,  # type: ignore[arg-type]
+        config=config_to_dict(config), extra=extra, **chosen,  # type: ignore[arg-type]
     )
 
 

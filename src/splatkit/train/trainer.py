@@ -4,7 +4,9 @@
 
 0. the options: the quality preset fills what the config leaves unset
    (:func:`splatkit.train.presets.resolve_config`) and the image resolution is chosen from the
-   cameras (:func:`splatkit.train.resolution.choose_resolution`); both are logged and reported;
+   cameras (:func:`splatkit.train.resolution.choose_resolution`); on CUDA the memory model fits
+   the Gaussian cap and resolution to the VRAM budget (:mod:`splatkit.train.vram`); all are
+   logged and reported;
 1. the scene (:func:`splatkit.train.data.load_training_scene`): normalised views, hold-out split;
 2. the state (:class:`splatkit.train.state.TrainState`), fresh from the SfM points or resumed from
    the newest checkpoint of this run's identity (:mod:`splatkit.train.checkpoint`);
@@ -44,6 +46,7 @@ from splatkit.train.report import RunChoices, RunTiming, build_training_report
 from splatkit.train.resolution import ResolutionChoice, choose_resolution
 from splatkit.train.state import PARAM_NAMES, TrainState, learning_rates
 from splatkit.train.step import Renderer, StepContext, train_step
+from splatkit.train.vram import VramBudget, VramChoice, device_vram_budget, fit_to_vram
 
 __all__ = ["TrainConfig", "TrainOutcome", "LoopOutcome", "train_gaussians", "resolve_run", "run_steps",
            "start_state", "write_checkpoint", "PARAM_NAMES", "FINITE_CHECK_EVERY"]
@@ -82,11 +85,14 @@ class LoopOutcome:
     stop_reason: str
 
 
-def resolve_run(config: TrainConfig, backend: str, rec: Reconstruction) -> tuple[ResolvedOptions, ResolutionChoice]:
-    """The run's options (quality preset filled in, ``downscale`` chosen) and the resolution choice.
+def resolve_run(config: TrainConfig, backend: str, rec: Reconstruction, *,
+                vram: VramBudget | None = None) -> tuple[ResolvedOptions, ResolutionChoice, VramChoice | None]:
+    """The run's options (quality preset filled in, ``downscale`` chosen), the resolution and VRAM choices.
 
     The returned ``ResolvedOptions.config`` leaves nothing unset: it is what the run digests,
-    checkpoints under and reports.
+    checkpoints under and reports. With a ``vram`` budget (CUDA runs, see
+    :func:`splatkit.train.vram.device_vram_budget`) the memory model may lower the preset's
+    Gaussian cap and raise the downscale (:func:`splatkit.train.vram.fit_to_vram`).
     """
     resolved = resolve_config(config, backend)
     filled = resolved.config
@@ -97,8 +103,20 @@ def resolve_run(config: TrainConfig, backend: str, rec: Reconstruction) -> tuple
         source = f"{backend} {filled.quality}: {preset_for(backend, filled.quality).why}"
     resolution = choose_resolution(sizes, downscale=filled.downscale, max_image_size=filled.max_image_size,
                                    source=source)
+    vram_choice = None
+    if vram is not None:
+        vram_choice = fit_to_vram(vram, sizes, downscale=resolution.downscale, max_gaussians=filled.max_gaussians,
+                                  sh_degree=filled.sh_degree,
+                                  resolution_set=config.downscale is not None or config.max_image_size is not None,
+                                  gaussians_set=config.max_gaussians is not None)
+        if vram_choice.downscale != resolution.downscale:
+            resolution = replace(resolution, downscale=vram_choice.downscale, width=vram_choice.width,
+                                 height=vram_choice.height,
+                                 reason=f"{vram_choice.width}x{vram_choice.height}, downscale "
+                                        f"{vram_choice.downscale} to fit the VRAM budget ({resolution.reason})")
+        filled = replace(filled, max_gaussians=vram_choice.max_gaussians)
     resolved = replace(resolved, config=replace(filled, downscale=resolution.downscale))
-    return resolved, resolution
+    return resolved, resolution, vram_choice
 
 
 def train_gaussians(
@@ -133,13 +151,16 @@ def train_gaussians(
     rec.check_trainable(min_points=config.min_points, min_frames=config.min_frames)
     workdir = Path(workdir)
     t_start = time.perf_counter()
-    resolved, resolution = resolve_run(config, backend, rec)
+    resolved, resolution, vram_choice = resolve_run(config, backend, rec,
+                                                    vram=device_vram_budget(config.max_vram_gb, device))
     config = resolved.config
     length = (f"a {config.minutes:g}-minute training budget (schedule over a {config.steps}-step reference)"
               if resolved.budget_seconds else f"{config.steps} steps")
     logger.info("%s: quality %s (%s): %s, up to %d Gaussians", stage, config.quality, resolved.quality_reason,
                 length, config.max_gaussians)
     logger.info("%s: training images %s", stage, resolution.reason)
+    if vram_choice is not None:
+        logger.info("%s: VRAM budget %s", stage, vram_choice.reason)
     scene = load_training_scene(posed, downscale=resolution.downscale, test_every=config.test_every, device=device)
 
     torch.manual_seed(config.seed)
@@ -178,7 +199,7 @@ def train_gaussians(
                                                                                     resolution.height),
         resolution_reason=resolution.reason, budget_seconds=resolved.budget_seconds,
         planned_steps=plan.first_planned_steps if plan is not None else config.steps, stop_reason=loop.stop_reason,
-        densify_stop_step=None if config.strategy == "none" else densify_end)
+        densify_stop_step=None if config.strategy == "none" else densify_end, vram=vram_choice)
     report = build_training_report(
         state=state, config=config, backend=backend, device=device, resumed_from_step=resumed_from,
         timing=RunTiming(seconds=time.perf_counter() - t_start, steps_run=state.step - resumed_from,
