@@ -111,6 +111,7 @@ def test_real_scene_without_datasets_is_one_clear_error(tmp_path: Path) -> None:
         run_bench("caliterra-30", "7k", tmp_path / "o", datasets_root=tmp_path)
     with pytest.raises(InputError, match="unknown preset 'fast'; choose one of cpu-smoke, 7k, 30k"):
         run_bench("synthetic", "fast", tmp_path / "o")
+    assert not (tmp_path / "o").exists()
 
 
 def test_presets_and_cli_choices() -> None:

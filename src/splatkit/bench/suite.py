@@ -148,10 +148,14 @@ def run_bench(scene: str | BenchScene, preset: str | BenchPreset, out_dir: str |
     scene_obj = scene if isinstance(scene, BenchScene) else _lookup(SCENES, scene, "scene")
     preset_obj = preset if isinstance(preset, BenchPreset) else _lookup(PRESETS, preset, "preset")
     out = Path(out_dir)
+    root = Path(datasets_root) if datasets_root is not None else None
+    # A missing dataset is refused before anything is written; the synthetic photos are made in OUT.
+    photos = None if scene_obj.synthetic else prepare_photos(scene_obj, out, root)
     run_dir = _prepare_run_dir(out)
     options = _merged_options(preset_obj, overrides or {}, backends or {})
     started = time.perf_counter()
-    photos = prepare_photos(scene_obj, out, Path(datasets_root) if datasets_root is not None else None)
+    if photos is None:
+        photos = prepare_photos(scene_obj, out, root)
     photos_seconds = time.perf_counter() - started
     result = run(photos, run_dir, config=options, progress=progress)
     total = time.perf_counter() - started
