@@ -19,8 +19,10 @@ Why these numbers (docs/training.md has the table and the measurements):
   24.5 dB in 14 minutes: grow early (refine from 2.5 % every 2.5 %, lower growth threshold),
   cap, no opacity reset (a reset costs a recovery a short run has no time for), SH bands every 15 %.
 - ``gsplat``: full undistorted size up to 1,600 / 2,400 / 3,840 px (Inria and gsplat train at
-  about 1.6K by default); 3,000 / 7,000 / 30,000 steps, caps of 1 M / 2 M / 4 M Gaussians (a T4
-  has 16 GB; about 1 KB per Gaussian with Adam moments).
+  about 1.6K by default); 3,000 / 7,000 / 30,000 steps, caps of 1 M / 2 M / 4 M Gaussians (about
+  2 KB each on the device with gradients, Adam moments and gsplat's buffers: 4 M and a 2000x1500
+  image fit a T4's 16 GB). On CUDA the VRAM budget may lower the cap and raise the downscale
+  (:mod:`splatkit.train.vram`).
 """
 
 from __future__ import annotations
