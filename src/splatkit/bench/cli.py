@@ -17,8 +17,8 @@ HELP = "benchmark a named scene through SfM, training and compression; writes on
 
 _EPILOG = ("scenes: " + "; ".join(f"{s.name}: {s.description}" for s in SCENES.values())
            + ".  presets: " + "; ".join(f"{p.name}: {p.description}" for p in PRESETS.values())
-           + f".  Inside a SageMaker training job OUT defaults to /opt/ml/model and --datasets to the "
-             f"'datasets' channel (docs/benchmarks.md).")
+           + ".  Inside a SageMaker training job OUT defaults to /opt/ml/model and --datasets to the "
+             "'datasets' channel (docs/benchmarks.md).")
 
 
 def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:

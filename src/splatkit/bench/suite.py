@@ -15,7 +15,7 @@ import resource
 import shutil
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,6 @@ class BenchPreset:
     name: str
     options: Mapping[str, Mapping[str, Any]]
     description: str
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 # 7k and 30k keep one training resolution and Gaussian cap ("standard": long side 2,400 px, 2 M
