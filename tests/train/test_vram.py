@@ -106,3 +106,27 @@ def test_resolve_run_applies_the_budget_and_the_report_records_it(tmp_path) -> N
     assert resolution.downscale == 2 and "to fit the VRAM budget" in resolution.reason
     _, unbudgeted, none = resolve_run(TrainConfig(quality="high"), "gsplat", rec)
     assert none is None and unbudgeted.downscale == 1
+
+
+def test_the_report_records_the_vram_choice() -> None:
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from splatkit.reports import HeldoutScores, TrainingReport
+    from splatkit.train.normalize import SceneNormalization
+    from splatkit.train.report import RunChoices, RunTiming, build_training_report
+
+    choice = _fit(16.0)
+    state = SimpleNamespace(step=5, train_seconds=1.0, curve=[], strategy_state={})
+    choices = RunChoices(quality="high", quality_reason="set", resolution=(2000, 1500), resolution_reason="r",
+                         budget_seconds=None, planned_steps=5, stop_reason="steps", densify_stop_step=None,
+                         vram=choice)
+    report = build_training_report(
+        state=state, config=TrainConfig(), backend="cpu", device="cpu", resumed_from_step=0,
+        timing=RunTiming(seconds=1.0, steps_run=5, step_seconds=1.0), final_loss=0.1, num_gaussians=10,
+        initial_points=10, train_views=3, heldout_views=(), heldout=HeldoutScores(mean=None, views=()),
+        norm=SceneNormalization(center=np.zeros(3), scale=1.0), choices=choices)
+    data = report.to_dict()
+    assert data["vram"] == choice.to_dict() and data["vram"]["max_gaussians"] == 4_000_000
+    assert TrainingReport.from_dict(data).to_dict()["vram"] == data["vram"]
