@@ -862,6 +862,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     from splatkit.view.cli import add_view_parser  # stdlib only: the page and its server
 
     add_view_parser(sub)
+    from splatkit.bench.cli import add_bench_parser  # light: the suite's heavy imports run inside it
+    add_bench_parser(sub)
     return parser
 
 

@@ -36,9 +36,10 @@ ALLOWED: dict[str, set[str]] = {
     "pipeline": CORE | {"io", "plugins", "plugins.spec", "splatkit"},
     "sagemaker": CORE | {"io", "plugins", "plugins.spec", "pipeline", "splatkit"},
     "view": CORE | {"io", "plugins", "plugins.spec", "splatkit"},
+    "bench": CORE | {"io", "pipeline", "demo", "sagemaker", "splatkit"},
     # The synthetic flight generator draws on the SfM package's geodesy, never on the pipeline.
     "demo": CORE | {"io", "render", "sfm", "splatkit"},
-    "cli": CORE | {"io", "plugins", "plugins.spec", "pipeline", "demo", "sagemaker", "view", "splatkit"},
+    "cli": CORE | {"io", "plugins", "plugins.spec", "pipeline", "demo", "sagemaker", "view", "bench", "splatkit"},
     "__main__": {"cli"},
     "splatkit": {"errors", "contracts", "stages", "plugins.spec", "plugins", "pipeline"},
     "testing": CORE | {"io", "plugins", "plugins.spec", "splatkit"},
