@@ -2,7 +2,7 @@
 
 The math is gsplat 1.5.3's (``cuda/csrc/IntersectTile.cu``, ``RasterizeToPixels3DGSFwd.cu`` and
 ``RasterizeToPixels3DGSBwd.cu``), re-organised for a CPU: one tile of 16x16 pixels is one unit of
-parallel work (tiles are dealt to the threads in lanes of equal work), and inside a tile the loop runs over the tile's depth-sorted Gaussians and, for each,
+parallel work (threads take the next tile from a shared counter, longest first), and inside a tile the loop runs over the tile's depth-sorted Gaussians and, for each,
 only over the pixels inside its (integer, opacity-aware) bounding box. Outside that box a pixel's
 alpha is below 1/255 by construction of the radius (``extend = sqrt(2 ln(255 op)) <= 3.33`` for
 ``op <= 1``), so gsplat skips those pixels too and the result is the same; the box is widened by
@@ -37,6 +37,13 @@ from types import SimpleNamespace
 import numpy as np
 
 prange = range  # rebound to numba.prange by compiled_kernels()
+
+
+def fetch_add_first(counter):  # pragma: no cover
+    """``counter[0]++``; :func:`compiled_kernels` rebinds it to an atomic numba intrinsic."""
+    old = counter[0]
+    counter[0] += 1
+    return old
 
 # gsplat 1.5.3 constants (cuda/include/Common.h and the rasterize kernels).
 ALPHA_THRESHOLD = 1.0 / 255.0
@@ -149,10 +156,10 @@ def kernel_constants(dtype: np.dtype, size: int) -> tuple[np.ndarray, np.ndarray
 
 def _rasterize_fwd(
     means2d, conics, colors, opacities, radii, background, tile_offsets, flatten_ids, tile_order,
-    lane_offsets, width, height, tile_size, tile_width, tile_height, consts, centres, out_color,
+    n_workers, width, height, tile_size, tile_width, tile_height, consts, centres, out_color,
     out_transmittance, out_last,
 ):  # pragma: no cover
-    """Front-to-back compositing, tiles in lanes, one lane per thread.
+    """Front-to-back compositing; ``n_workers`` threads take tiles in ``tile_order``.
 
     Writes ``out_color [I, H, W, 3]`` (background already blended with the final transmittance),
     ``out_transmittance [I, H, W]`` (the final T) and ``out_last [I, H, W]`` (index into
@@ -169,8 +176,12 @@ def _rasterize_fwd(
     margin = consts[6]
     n_tiles = tile_width * tile_height
     n_pix = tile_size * tile_size
-    for lane in prange(lane_offsets.shape[0] - 1):
-        for w in range(lane_offsets[lane], lane_offsets[lane + 1]):
+    next_tile = np.zeros(1, dtype=np.int64)  # shared: each thread takes the next tile
+    for _worker in prange(n_workers):
+        while True:
+            w = fetch_add_first(next_tile)
+            if w >= tile_order.shape[0]:
+                break
             t = tile_order[w]
             image = t // n_tiles
             tile = t % n_tiles
@@ -258,11 +269,11 @@ def _rasterize_fwd(
 
 def _rasterize_bwd(
     means2d, conics, colors, opacities, radii, background, tile_offsets, flatten_ids, tile_order,
-    lane_offsets, width, height, tile_size, tile_width, tile_height, consts, centres, transmittance,
+    n_workers, width, height, tile_size, tile_width, tile_height, consts, centres, transmittance,
     last_ids,
     v_color, v_alpha, absgrad, isect_grads,
 ):  # pragma: no cover
-    """Back-to-front gradient of :func:`_rasterize_fwd` (RGB), one lane per thread.
+    """Back-to-front gradient of :func:`_rasterize_fwd` (RGB), tiles taken as in the forward.
 
     Follows ``RasterizeToPixels3DGSBwd.cu``: the transmittance in front of each Gaussian is
     recovered by dividing by ``1 - alpha``, ``buffer`` holds the colour composited behind it, and
@@ -282,8 +293,12 @@ def _rasterize_bwd(
     zero = one - one
     n_tiles = tile_width * tile_height
     n_pix = tile_size * tile_size
-    for lane in prange(lane_offsets.shape[0] - 1):
-        for w in range(lane_offsets[lane], lane_offsets[lane + 1]):
+    next_tile = np.zeros(1, dtype=np.int64)  # shared: each thread takes the next tile
+    for _worker in prange(n_workers):
+        while True:
+            w = fetch_add_first(next_tile)
+            if w >= tile_order.shape[0]:
+                break
             t = tile_order[w]
             image = t // n_tiles
             tile = t % n_tiles
@@ -452,7 +467,10 @@ def compiled_kernels() -> SimpleNamespace:
     """
     import numba
 
+    from splatkit.render._atomics import fetch_add_first
+
     globals()["prange"] = numba.prange
+    globals()["fetch_add_first"] = fetch_add_first
     # error_model="numpy": no zero-division check (and branch) on the per-pixel 1 / (1 - alpha),
     # which cannot be 0 (alpha <= 0.999); results are the same.
     parallel = functools.partial(numba.njit, parallel=True, cache=True, nogil=True,

@@ -36,10 +36,9 @@ class TileBins:
         ``[n_isects]`` int64 flat Gaussian index (into the ``[M, ...]`` flattened inputs).
     tiles_per_gauss
         ``[M]`` int32 number of tiles each Gaussian overlaps.
-    tile_order, lane_offsets
-        ``[n_images * tiles]`` int64 tiles grouped by lane, and ``[n_lanes + 1]`` int64 start of
-        each lane in ``tile_order``: the compositing kernels run one lane per thread
-        (:func:`balanced_tile_order`).
+    tile_order
+        ``[n_images * tiles]`` int64 order in which the threads take the tiles (longest list
+        first, so the parallel loop ends balanced: each thread takes the next tile when done).
     """
 
     tile_width: int
@@ -49,7 +48,6 @@ class TileBins:
     flatten_ids: np.ndarray
     tiles_per_gauss: np.ndarray
     tile_order: np.ndarray
-    lane_offsets: np.ndarray
 
     @property
     def n_isects(self) -> int:
@@ -99,9 +97,7 @@ def bin_gaussians_to_tiles(
         means2d, radii, image_ids, order, TILE_SIZE, tile_width, tile_height, tile_offsets,
         flatten_ids,
     )
-    import numba
-
-    tile_order, lane_offsets = balanced_tile_order(np.diff(tile_offsets), numba.get_num_threads())
+    tile_order = np.argsort(-np.diff(tile_offsets), kind="stable").astype(np.int64)
     log.debug("binned %d of %d Gaussians into %d tiles: %d intersections", visible.size,
               means2d.shape[0], n_tiles, flatten_ids.shape[0])
     return TileBins(
@@ -112,39 +108,7 @@ def bin_gaussians_to_tiles(
         flatten_ids=flatten_ids,
         tiles_per_gauss=counts,
         tile_order=tile_order,
-        lane_offsets=lane_offsets,
     )
-
-
-def balanced_tile_order(tile_counts: np.ndarray, n_lanes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Split the tiles into ``n_lanes`` lists of about equal work, one per thread.
-
-    numba's ``prange`` hands each thread one contiguous, equal-length block of iterations (the
-    ``omp`` layer ignores ``parallel_chunksize``), so a plain longest-first order gave one thread
-    the heaviest half: 62 % of the forward compositing time of the trained 100K fern view. Dealing
-    the longest-first tiles out in a snake (lanes 0, 1, ..., L-1, L-1, ..., 0, 0, ...) evens the
-    lanes to within a tile (50.1 / 49.9 % there); each lane keeps longest-first order.
-
-    Parameters
-    ----------
-    tile_counts
-        ``[n_tiles]`` number of Gaussians in each tile's list (the work proxy).
-    n_lanes
-        Number of lists (the number of threads; at least 1).
-
-    Returns
-    -------
-    tile_order, lane_offsets
-        ``[n_tiles]`` int64 tile indices grouped by lane, ``[n_lanes + 1]`` int64 start of each lane.
-    """
-    n_lanes = max(1, int(n_lanes))
-    by_work = np.argsort(-np.asarray(tile_counts), kind="stable")
-    r = np.arange(by_work.shape[0]) % (2 * n_lanes)
-    lane = np.where(r < n_lanes, r, 2 * n_lanes - 1 - r)
-    grouped = np.argsort(lane, kind="stable")
-    lane_offsets = np.zeros(n_lanes + 1, dtype=np.int64)
-    np.cumsum(np.bincount(lane, minlength=n_lanes), out=lane_offsets[1:])
-    return by_work[grouped].astype(np.int64), lane_offsets
 
 
 def composite_tiles(
@@ -223,6 +187,7 @@ class _CompositeTiles:
 
 
 def _make_function() -> Any:
+    import numba
     import torch
 
     from splatkit.render._threading import threads_for
@@ -251,7 +216,7 @@ def _make_function() -> Any:
             with threads_for(bins.n_isects):
                 k.rasterize_fwd(
                     m2, co, cl, op, rad, bg, bins.tile_offsets, bins.flatten_ids,
-                    bins.tile_order, bins.lane_offsets, width, height, TILE_SIZE,
+                    bins.tile_order, numba.get_num_threads(), width, height, TILE_SIZE,
                     bins.tile_width, bins.tile_height, consts, centres, out_color, out_t, out_last,
                 )
             ctx.kernel_inputs = (m2, co, cl, op, rad, bg)
@@ -283,7 +248,7 @@ def _make_function() -> Any:
             with threads_for(bins.n_isects):
                 k.rasterize_bwd(
                     m2, co, cl, op, rad, bg, bins.tile_offsets, bins.flatten_ids,
-                    bins.tile_order, bins.lane_offsets, width, height, TILE_SIZE,
+                    bins.tile_order, numba.get_num_threads(), width, height, TILE_SIZE,
                     bins.tile_width, bins.tile_height, *ctx.constants, ctx.transmittance, ctx.last,
                     v_rgb_np, v_alpha_np, bool(ctx.absgrad), isect_grads,
                 )
