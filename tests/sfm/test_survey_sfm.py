@@ -88,3 +88,28 @@ def test_a_survey_without_gps_still_reconstructs(tmp_path: Path) -> None:
     centres = result.output.frames.centers()
     err = np.linalg.norm(umeyama(centres, true).apply(centres) - true, axis=1)
     assert np.median(err) < 0.3
+
+
+def test_global_mapper_with_gps_ends_in_the_priors_frame(tmp_path: Path) -> None:
+    """GLOMAP's poses, then the pose-prior adjustment and a triangulation (mappers.run_global_with_priors)."""
+    from splatkit.demo.flight import enu_to_lla
+    from splatkit.sfm.georeference import lla_to_enu
+    from splatkit.sfm.pycolmap_backend import PycolmapConfig, PycolmapSfM
+
+    photos, truth = _survey(tmp_path / "survey")
+    result = PycolmapSfM().run(photos, PycolmapConfig(mapper="global", undistort=False, num_threads=2),
+                               tmp_path / "sfm")
+    report = result.report
+    assert report["mapper"]["used"] == "global"
+    assert report["quality"]["images_registered"] == 16
+    assert report["quality"]["points"] >= 500  # triangulated from every match, not GLOMAP's sparse tracks
+    assert report["quality"]["reprojection_error_px"]["median"] < 1.0
+    assert report["georeference"]["method"] == "gps_pose_priors"
+    # In the recorded ENU frame with no similarity fit: within the 1 m / 3 m GPS noise of the truth.
+    by_name = {f["name"]: np.array(f["centre_enu"]) for f in truth["frames"]}
+    names = list(result.output.frames.names)
+    origin = truth["origin"]
+    lla = enu_to_lla(np.array([by_name[n] for n in names]), origin["lat"], origin["lon"], origin["alt"])
+    true = lla_to_enu(lla[:, 0], lla[:, 1], lla[:, 2], result.output.georeference)
+    err = np.linalg.norm(result.output.frames.centers() - true, axis=1)
+    assert np.median(err) < 2.0
