@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from splatkit.sfm.features import CameraGroup, extract_features, initial_params, match_features
+from splatkit.sfm.features import CameraGroup, extract_features, initial_params, match_features, sift_first_octave
 
 
 def _texture(width: int, height: int, seed: int = 0) -> np.ndarray:
@@ -30,6 +30,13 @@ def _photos(folder: Path, count: int, size: tuple[int, int]) -> tuple[str, ...]:
         Image.fromarray(np.ascontiguousarray(scene[:, 40 * i:40 * i + size[0]])).save(folder / name)
         names.append(name)
     return tuple(names)
+
+
+def test_only_photos_shrunk_2x_skip_the_doubled_octave() -> None:
+    assert sift_first_octave(4000 / 1600) == 0
+    assert sift_first_octave(2.0) == 0
+    assert sift_first_octave(1.5) == -1
+    assert sift_first_octave(1024 / 1600) == -1
 
 
 def _extract(pycolmap: Any, tmp_path: Path, groups: list[CameraGroup], *, max_image_size: int = 1600) -> Path:

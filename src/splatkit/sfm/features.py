@@ -18,7 +18,7 @@ from splatkit.errors import InputError
 from splatkit.sfm.pose_priors import GpsPriors, spatial_pairing, write_pose_priors
 
 __all__ = ["GUESSED_FOCAL_FACTOR", "CameraGroup", "group_cameras", "initial_params", "extract_features",
-           "match_features"]
+           "match_features", "sift_first_octave"]
 
 #: Focal guess when EXIF says nothing: COLMAP's ``default_focal_length_factor``.
 GUESSED_FOCAL_FACTOR = 1.2
@@ -124,6 +124,7 @@ def extract_features(pycolmap: Any, database: Path, image_dir: Path, groups: lis
     # One SINGLE-camera extraction per group: that is how COLMAP assigns our cameras, and
     # passing camera_params marks the EXIF focal as a prior (has_prior_focal_length).
     for group in groups:
+        extraction.sift.first_octave = sift_first_octave(max(group.width, group.height) / max_image_size)
         reader = pycolmap.ImageReaderOptions()
         reader.camera_model = camera_model
         reader.default_focal_length_factor = GUESSED_FOCAL_FACTOR
@@ -132,6 +133,23 @@ def extract_features(pycolmap: Any, database: Path, image_dir: Path, groups: lis
         pycolmap.extract_features(database, image_dir, image_names=list(group.names),
                                   camera_mode=pycolmap.CameraMode.SINGLE, reader_options=reader,
                                   extraction_options=extraction, device=pycolmap.Device.cpu)
+
+
+#: How many times larger than ``max_image_size`` a photo must be for SIFT to skip the doubled octave.
+NO_UPSAMPLING_SHRINK = 2.0
+
+
+def sift_first_octave(shrink: float) -> int:
+    """SIFT's first octave for photos read ``shrink`` times smaller than they are.
+
+    COLMAP's default, -1, doubles the image to find features smaller than a pixel, and that
+    octave is most of SIFT's time: 3.4 s for a 12 MP photo read at 1,600 px, 1.2 s from octave
+    0, on this machine, with about half the features (so matching is faster too). A photo
+    shrunk 2x or more (a drone photo read at 1,600 px) then only loses features finer than
+    4 of its own pixels; caliterra-30 keeps its registration and sub-pixel error
+    (docs/benchmarks.md). Photos read at or near full size (lund, fern) keep -1.
+    """
+    return 0 if shrink >= NO_UPSAMPLING_SHRINK else -1
 
 
 def match_features(pycolmap: Any, database: Path, matcher: str, n_images: int, *, threads: int,
