@@ -93,7 +93,8 @@ def test_newer_training_keys_are_shown_in_words_when_present(tmp_path) -> None:
              "curve": [{"step": 0, "loss": 0.5, "num_gaussians": 9}], "quality": "standard",
              "quality_reason": "auto: 48 photos", "resolution": [590, 443],
              "resolution_reason": "downscale 4: the long side above 1600 px", "budget_seconds": 600.0,
-             "train_seconds": 598.5, "stop_reason": "budget", "planned_steps": 7000}
+             "train_seconds": 598.5, "stop_reason": "budget", "planned_steps": 7000,
+             "vram": {"budget_gb": 16.0, "reason": "4,000,000 Gaussians at 2000x1500 fit 16 GiB (est. 10.6 GiB)"}}
     report = _build(tmp_path, train)
     section = report["training"]
     assert (section["quality"], section["resolution"], section["budget_seconds"]) == ("standard", [590, 443], 600.0)
@@ -102,6 +103,7 @@ def test_newer_training_keys_are_shown_in_words_when_present(tmp_path) -> None:
     assert "Training images: 590 x 443 px (downscale 4: the long side above 1600 px)." in page
     assert "Time budget: 10 min 0 s, 9 min 58 s used; stopped by budget." in page
     assert "Planned steps: 7,000." in page
+    assert "GPU memory: 4,000,000 Gaussians at 2000x1500 fit 16 GiB (est. 10.6 GiB)." in page
 
 
 def test_a_report_without_the_newer_keys_shows_none_of_them(tmp_path) -> None:

@@ -853,6 +853,9 @@ def _training_settings(train: dict[str, Any]) -> list[str]:
         lines.append(f"Stopped by: {train['stop_reason']}.")
     if isinstance(train.get("planned_steps"), int):
         lines.append(f"Planned steps: {train['planned_steps']:,}.")
+    vram = train.get("vram")
+    if isinstance(vram, dict) and vram.get("reason"):
+        lines.append(f"GPU memory: {vram['reason']}.")
     return lines
 
 
