@@ -500,7 +500,7 @@ def build_report(result: RunLike, *, source: Path, resolved: Sequence[ResolvedSt
 
 #: Training settings shown in words when the training report has them (newer schema keys).
 _TRAINING_SETTINGS = ("quality", "quality_reason", "resolution", "resolution_reason", "budget_seconds",
-                      "train_seconds", "planned_steps", "stop_reason")
+                      "train_seconds", "planned_steps", "stop_reason", "vram")
 
 
 def _stage_seconds(stage: dict[str, Any]) -> float:
