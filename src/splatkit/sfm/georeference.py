@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 
 from splatkit.contracts import Frames, Georeference, ImageSet, Points, Reconstruction
+# The geodesy lives with the Georeference contract; re-exported here for SfM code and older imports.
+from splatkit.contracts.georeference import WGS84_A, WGS84_F, ecef_to_enu, lla_to_ecef, lla_to_enu
 
 __all__ = [
     "WGS84_A",
@@ -36,60 +38,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: WGS84 semi-major axis (m) and flattening (NIMA TR8350.2, table 3.1).
-WGS84_A = 6378137.0
-WGS84_F = 1.0 / 298.257223563
-_WGS84_E2 = WGS84_F * (2.0 - WGS84_F)  # first eccentricity squared
-
-
-def lla_to_ecef(lat: np.ndarray, lon: np.ndarray, alt: np.ndarray) -> np.ndarray:
-    """WGS84 geodetic coordinates to Earth-centred, Earth-fixed metres.
-
-    Parameters
-    ----------
-    lat, lon : float64 [N]
-        Degrees.
-    alt : float64 [N]
-        Metres above the ellipsoid.
-
-    Returns
-    -------
-    float64 [N, 3]
-        ECEF x, y, z in metres.
-    """
-    phi = np.radians(np.asarray(lat, dtype=np.float64))
-    lam = np.radians(np.asarray(lon, dtype=np.float64))
-    h = np.asarray(alt, dtype=np.float64)
-    # Prime-vertical radius of curvature N(phi) = a / sqrt(1 - e^2 sin^2 phi).
-    n = WGS84_A / np.sqrt(1.0 - _WGS84_E2 * np.sin(phi) ** 2)
-    x = (n + h) * np.cos(phi) * np.cos(lam)
-    y = (n + h) * np.cos(phi) * np.sin(lam)
-    z = (n * (1.0 - _WGS84_E2) + h) * np.sin(phi)
-    return np.stack([x, y, z], axis=-1)
-
-
-def _enu_from_ecef_rotation(lat0: float, lon0: float) -> np.ndarray:
-    """Rows are the east, north and up unit vectors at (lat0, lon0), in ECEF, float64 [3, 3]."""
-    phi, lam = np.radians(lat0), np.radians(lon0)
-    sp, cp, sl, cl = np.sin(phi), np.cos(phi), np.sin(lam), np.cos(lam)
-    return np.array([
-        [-sl, cl, 0.0],
-        [-sp * cl, -sp * sl, cp],
-        [cp * cl, cp * sl, sp],
-    ])
-
-
-def ecef_to_enu(ecef: np.ndarray, ref: Georeference) -> np.ndarray:
-    """ECEF metres ``[N, 3]`` to East-North-Up metres ``[N, 3]`` around ``ref``."""
-    origin = lla_to_ecef(np.array([ref.lat]), np.array([ref.lon]), np.array([ref.alt]))[0]
-    return (np.asarray(ecef, dtype=np.float64) - origin) @ _enu_from_ecef_rotation(ref.lat, ref.lon).T
-
-
-def lla_to_enu(lat: np.ndarray, lon: np.ndarray, alt: np.ndarray, ref: Georeference) -> np.ndarray:
-    """WGS84 degrees/metres ``[N]`` each to ENU metres ``[N, 3]`` around ``ref``."""
-    return ecef_to_enu(lla_to_ecef(lat, lon, alt), ref)
-
 
 @dataclass(frozen=True)
 class Similarity:

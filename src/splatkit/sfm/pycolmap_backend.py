@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from splatkit.contracts import ImageSet, Reconstruction
+from splatkit.device import available_cores
 from splatkit.errors import ContractError, InputError, StageError
 from splatkit.plugins.spec import hookimpl
 from splatkit.sfm.features import (
@@ -324,7 +325,7 @@ class PycolmapSfM(Stage):
         """Map the photos and georeference the largest model (the distorted model, not yet checked)."""
         from splatkit.io.colmap import from_pycolmap
 
-        threads = config.num_threads if config.num_threads > 0 else _available_cores()
+        threads = config.num_threads if config.num_threads > 0 else available_cores()
         image_dir = _stage_images(image_set, scratch / "images")
         database = scratch / "database.db"
 
@@ -547,14 +548,6 @@ class PycolmapSfM(Stage):
                             reference=priors.reference if priors is not None else None)
 
     # -- steps --------------------------------------------------------------------------------
-
-def _available_cores() -> int:
-    """Cores this process may run on (the affinity mask, not the machine's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
 
 def _camera_focals(model: Any, groups: list[CameraGroup]) -> list[tuple[str, float, bool, float]]:
     """(label, prior focal px, prior from EXIF, refined focal px) per camera of a pycolmap model."""
