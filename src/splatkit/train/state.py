@@ -37,10 +37,13 @@ def learning_rates(config: TrainConfig, scene_scale: float) -> dict[str, float]:
 
 
 def make_optimizers(params: torch.nn.ParameterDict, lrs: dict[str, float]) -> dict[str, torch.optim.Adam]:
-    """One Adam per parameter (gsplat's layout: densification strategies edit them by name)."""
-    import torch
+    """One Adam per parameter (gsplat's layout: densification strategies edit them by name).
 
-    return {name: torch.optim.Adam([{"params": params[name], "lr": lrs[name], "name": name}], eps=1e-15)
+    On CPU, Adam steps in numba (:func:`splatkit.train.adam.make_adam`).
+    """
+    from splatkit.train.adam import make_adam
+
+    return {name: make_adam([{"params": params[name], "lr": lrs[name], "name": name}], eps=1e-15)
             for name in PARAM_NAMES}
 
 

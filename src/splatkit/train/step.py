@@ -3,6 +3,11 @@
 Render one training view -> strategy pre-backward -> loss ``(1 - l) L1 + l (1 - SSIM)`` ->
 backward -> Adam steps -> strategy post-backward (densify / prune / reset / relocate).
 
+On CPU tensors the loss and its gradient are one numba pass (:mod:`splatkit.train.photometric`),
+each parameter's Adam step one serial numba loop (:mod:`splatkit.train.adam`) and the torch ops
+left run on one thread (:func:`serial_torch_on_cpu`): each replaces torch parallel regions that
+stalled a loaded 2-core machine (issue 13, item 3).
+
 The step makes one host sync, reading the loss for the progress callback; it checks that value
 too, since that is free. Parameters are checked for non-finite values by the loop, every few
 steps (:data:`splatkit.train.trainer.FINITE_CHECK_EVERY`), not here: on CUDA each check is a
@@ -11,8 +16,9 @@ sync per parameter.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +31,8 @@ from splatkit.train.state import TrainState
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["Renderer", "StepContext", "train_step", "photometric_loss", "position_lr", "sh_degree_at"]
+__all__ = ["Renderer", "StepContext", "train_step", "photometric_loss", "position_lr", "sh_degree_at",
+           "serial_torch_on_cpu"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,11 +77,20 @@ class Renderer:
 
 
 def photometric_loss(rgb: torch.Tensor, image: torch.Tensor, ssim_lambda: float) -> torch.Tensor:
-    """``(1 - l) L1 + l (1 - SSIM)`` of a render and a photo, both [H, W, 3] in [0, 1] (3DGS)."""
+    """``(1 - l) L1 + l (1 - SSIM)`` of a render and a photo, both [H, W, 3] in [0, 1] (3DGS).
+
+    On CPU tensors one numba pass computes the value and the gradient
+    (:func:`splatkit.train.photometric.fused_photometric_loss`); elsewhere (CUDA) it is torch's
+    composition of L1 and :func:`splatkit.train.ssim.ssim`. Both give the same value and gradient
+    to float rounding.
+    """
     import torch
 
+    from splatkit.train.photometric import fused_loss_applies, fused_photometric_loss
     from splatkit.train.ssim import ssim
 
+    if fused_loss_applies(rgb, image):
+        return fused_photometric_loss(rgb, image, ssim_lambda)
     l1 = torch.abs(rgb - image).mean()
     return (1.0 - ssim_lambda) * l1 + ssim_lambda * (1.0 - ssim(rgb, image))
 
@@ -122,6 +138,35 @@ def train_step(state: TrainState, view: View, step: int, ctx: StepContext) -> fl
     StageError
         The loss is not finite.
     """
+    with serial_torch_on_cpu(state.params["means"].device.type):
+        return _run_step(state, view, step, ctx)
+
+
+@contextlib.contextmanager
+def serial_torch_on_cpu(device_type: str) -> Iterator[None]:
+    """Within the block, torch's CPU ops run on the calling thread (numba's kernels keep theirs).
+
+    A CPU step's torch ops are small (at most an image, 570K floats at 504x378), so a second
+    thread saves little, and on a loaded 2-core machine each two-thread region can wait a
+    scheduler time slice for that thread: gsplat's densification bookkeeping, about 15 ops on
+    1,850 Gaussians, took 6 ms a step on average with two torch threads and 0.7 ms with one. numba
+    passes its own thread count to each parallel region, so its kernels still use both cores
+    (torch and numba share one OpenMP runtime here). The setting is restored after the block.
+    """
+    if device_type != "cpu":
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run_step(state: TrainState, view: View, step: int, ctx: StepContext) -> float:
     params, optimizers, strategy_state = state.params, state.optimizers, state.strategy_state
     optimizers["means"].param_groups[0]["lr"] = position_lr(ctx.means_lr0, step, ctx.config.steps)
     rgb, _, info = ctx.renderer(params, view, sh_degree_at(step, ctx.config))
