@@ -20,7 +20,9 @@ def test_fetch_add_first_counts_up_in_python_and_numba():
     counter = np.zeros(1, dtype=np.int64)
     assert [fetch_add_first(counter) for _ in range(3)] == [0, 1, 2]
     compiled_kernels()  # binds the intrinsic
-    from splatkit.render._atomics import fetch_add_first as atomic
+    from splatkit.render._atomics import fetch_add_first_intrinsic
+
+    atomic = fetch_add_first_intrinsic()
 
     @numba.njit(parallel=True)
     def take_all(n_workers, n, counter, taken):

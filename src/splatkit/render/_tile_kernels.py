@@ -467,10 +467,10 @@ def compiled_kernels() -> SimpleNamespace:
     """
     import numba
 
-    from splatkit.render._atomics import fetch_add_first
+    from splatkit.render._atomics import fetch_add_first_intrinsic
 
     globals()["prange"] = numba.prange
-    globals()["fetch_add_first"] = fetch_add_first
+    globals()["fetch_add_first"] = fetch_add_first_intrinsic()
     # error_model="numpy": no zero-division check (and branch) on the per-pixel 1 / (1 - alpha),
     # which cannot be 0 (alpha <= 0.999); results are the same.
     parallel = functools.partial(numba.njit, parallel=True, cache=True, nogil=True,
