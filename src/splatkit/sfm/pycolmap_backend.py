@@ -117,10 +117,10 @@ class PycolmapConfig:
     hierarchical_leaf_images : int
         Hierarchical mapper: largest cluster mapped on its own.
     mapping_attempts : int
-        When the best model leaves images out, map again (next seed with the focal length
-        released, then a stricter initial triangulation angle) up to this many times and keep
-        the largest model. A bad initial pair (e.g. a wrong EXIF focal) can strand half a
-        sequence.
+        When the best model leaves images out, map again (next seed; the last attempt with the
+        focal length released when it was held, and from the third on a stricter initial
+        triangulation angle) up to this many times and keep the largest model. A bad initial
+        pair (e.g. a wrong EXIF focal) can strand half a sequence.
     gps_priors : bool
         Use the photos' GPS as camera-centre priors inside mapping and bundle adjustment
         (:mod:`splatkit.sfm.pose_priors`) when at least 3 photos have it; the model then comes
@@ -406,9 +406,13 @@ class PycolmapSfM(Stage):
                       report: dict[str, Any], stage: str, source: str, image_names: list[str]) -> tuple[Any, bool]:
         """Map up to ``mapping_attempts`` times; the best pycolmap model and whether its focal was fixed."""
         n_images = len(image_names)
-        # Focal safety: with trustworthy EXIF focals, the first attempt keeps them fixed; later
-        # attempts (a model that left photos out) release them, as a wrong EXIF value can be why.
+        # Focal safety: with trustworthy EXIF focals, the attempts keep them fixed, but the last one
+        # (of two or more) releases them, as a wrong EXIF value can be why photos were left out.
+        # One failed held attempt is not enough to release: incremental mapping is not
+        # deterministic across threads, and lund's held mapping registered 29/29 in three runs and
+        # 11/29 in a fourth (the released retry then moved the focal to 0.74x).
         exif_focal = all(g.focal_from_exif for g in groups)
+        held_attempts = max(1, config.mapping_attempts - 1)
         models: list[tuple[Any, bool]] = []
         attempts = []
         for attempt in range(config.mapping_attempts):
@@ -417,7 +421,7 @@ class PycolmapSfM(Stage):
             elif config.focal_refinement == "free":
                 fixed = False
             else:
-                fixed = exif_focal and attempt == 0
+                fixed = exif_focal and attempt < held_attempts
             tri_angle = config.init_min_tri_angle * (1 if attempt < 2 else 2)
             settings = MappingSettings(threads=threads, seed=config.seed + attempt, refine_focal=not fixed,
                                        use_priors=use_priors, init_min_tri_angle=tri_angle,
