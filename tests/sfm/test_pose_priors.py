@@ -101,6 +101,36 @@ def test_pairing_ignores_duplicate_positions_and_small_surveys() -> None:
     assert still.max_distance_m == 100.0 and "no spread" in still.why
 
 
+def test_one_wild_gps_fix_does_not_refit_a_model_in_the_priors_frame() -> None:
+    """lund's case: a street sequence mapped with phone-GPS priors, one fix 150 m off.
+
+    The least-squares similarity to the GPS is dragged by that fix (scale, roll about the street);
+    the model is still in the priors' frame by the median distance and must stay as it is.
+    """
+    from splatkit.sfm.georeference import Similarity, apply_similarity
+
+    rec = make_scene(num_frames=20, num_points=200)
+    rng = np.random.default_rng(3)
+    street = apply_similarity(rec, Similarity(20.0, np.eye(3), np.zeros(3)))  # 190 m long, 4 m wide
+    centres = street.frames.centers()
+    noise = np.column_stack([rng.normal(0.0, 3.0, (20, 2)), rng.normal(0.0, 2.0, 20)])
+    gps = centres + noise
+    gps[2] += np.array([0.0, 150.0, 10.0])  # the wild fix
+    # Place the street in the priors' ENU frame: the priors are built from these ENU positions.
+    lla = enu_to_lla(gps, *ORIGIN)
+    records = [ImageRecord(name=n, path=Path(n), width=160, height=120, gps=GpsPosition(lat=a, lon=b, alt=c))
+               for n, (a, b, c) in zip(street.frames.names, lla)]
+    priors = gps_priors(ImageSet(records=tuple(records), root=Path(".")), std_horizontal_m=5, std_vertical_m=50)
+    assert priors is not None
+    in_frame = apply_similarity(street, Similarity(1.0, np.eye(3), priors.enu[0] - gps[0]))
+    found = prior_frame_georeference(in_frame, priors, max_error_m=10.0)
+    assert found is not None, "a model sitting on its GPS was refitted because of one wild fix"
+    georeferenced, report = found
+    assert np.allclose(georeferenced.frames.centers(), in_frame.frames.centers())
+    assert report["method"] == "gps_pose_priors"
+    assert report["outliers"] == [street.frames.names[2]]
+    assert report["residual_horizontal_m"]["median"] < 6.0
+
 def test_a_model_in_the_priors_frame_is_georeferenced_as_is() -> None:
     rec = make_scene(num_frames=5, num_points=60)
     names = rec.frames.names
