@@ -16,8 +16,10 @@ row and one per (tile, Gaussian) instead of one per pixel. It starts at the row'
 inside the ellipse ``sigma <= ln(255 op) + SIGMA_MARGIN`` (outside it alpha is below 1/255 for
 sure; the margin keeps the threshold test of the pixels inside exact) and stops where the row
 leaves it, so ``e`` stays within ``[1/255, 1]`` and at most 16 steps from an exact value (float32:
-a few 1e-6 relative, far below the 1e-4 of the gsplat parity tests). The backward pass runs the
-same recurrence, so it sees the forward pass's alpha bit for bit. Arithmetic stays in the input
+a few 1e-6 relative, far below the 1e-4 of the gsplat parity tests). A row is two loops, a scan
+to its entry pixel and the run inside, so the inside loop tests no "started" flag (each kernel
+~10 % faster on the 100K-Gaussian scene, results bit for bit the same). The backward pass runs
+the same recurrence, so it sees the forward pass's alpha bit for bit. Arithmetic stays in the input
 dtype (:func:`kernel_constants`), and per-pixel state is one array per channel. Per-pixel
 indices are cast to ``np.uint64``: numba wraps negative signed indices (a compare and select on
 every access), which it cannot prove away for ``row + j``; unsigned indices skip it (measured on
@@ -223,42 +225,45 @@ def _rasterize_fwd(
                     sy = cc * dy * dy
                     cy = cb * dy
                     row = (i - py0) * tile_size - px0
-                    started = False
-                    e = one
-                    r = one
-                    for j in range(jx0, jx1):
+                    # Entry: the first pixel of the row inside the ellipse.
+                    j = jx0
+                    sigma = one
+                    while j < jx1:
                         dx = mx - centres[np.uint64(j)]
                         sigma = (ca * dx + cy) * dx + sy
-                        # exp(-sigma) along the row by recurrence (see the module docstring).
-                        if started:
-                            if sigma > sigma_cut:
-                                break  # past the ellipse: sigma only grows from here
-                            e *= r
-                            r *= q
-                        else:
-                            if sigma > sigma_cut or sigma < 0:
-                                continue
-                            started = True
-                            e = math.exp(-sigma)
-                            r = math.exp(-(ca * (one - dx - dx) - cy))  # e(j + 1) / e(j)
+                        if not (sigma > sigma_cut or sigma < 0):
+                            break
+                        j += 1
+                    if j >= jx1:
+                        continue
+                    e = math.exp(-sigma)
+                    r = math.exp(-(ca * (one - dx - dx) - cy))  # e(j + 1) / e(j)
+                    while True:
                         p = np.uint64(row + j)
                         tp = trans[p]
-                        if tp < 0 or sigma < 0:
-                            continue
-                        alpha = min(alpha_max, op * e)
-                        if alpha < alpha_min:
-                            continue
-                        next_t = tp * (one - alpha)
-                        if next_t <= t_min:  # exclusive stop, as gsplat
-                            trans[p] = -tp
-                            n_active -= 1
-                            continue
-                        vis = alpha * tp
-                        acc_r[p] += cr * vis
-                        acc_g[p] += cg * vis
-                        acc_b[p] += cbl * vis
-                        last[p] = k
-                        trans[p] = next_t
+                        if not (tp < 0 or sigma < 0):
+                            alpha = min(alpha_max, op * e)
+                            if alpha >= alpha_min:
+                                next_t = tp * (one - alpha)
+                                if next_t <= t_min:  # exclusive stop, as gsplat
+                                    trans[p] = -tp
+                                    n_active -= 1
+                                else:
+                                    vis = alpha * tp
+                                    acc_r[p] += cr * vis
+                                    acc_g[p] += cg * vis
+                                    acc_b[p] += cbl * vis
+                                    last[p] = k
+                                    trans[p] = next_t
+                        j += 1
+                        if j >= jx1:
+                            break
+                        dx = mx - centres[np.uint64(j)]
+                        sigma = (ca * dx + cy) * dx + sy
+                        if sigma > sigma_cut:
+                            break  # past the ellipse: sigma only grows from here
+                        e *= r
+                        r *= q
             for i in range(py0, py1):
                 for j in range(px0, px1):
                     p = (i - py0) * tile_size + (j - px0)
@@ -377,61 +382,65 @@ def _rasterize_bwd(
                     sy = cc_h * dy * dy
                     cy = cb * dy
                     row = (i - py0) * tile_size - px0
-                    started = False
-                    e = one
-                    r = one
+                    # Entry: the forward pass's first pixel of the row inside the ellipse.
+                    j = jx0
+                    sigma = one
+                    while j < jx1:
+                        dx = mx - centres[np.uint64(j)]
+                        sigma = (ca_h * dx + cy) * dx + sy
+                        if not (sigma > sigma_cut or sigma < 0):
+                            break
+                        j += 1
+                    if j >= jx1:
+                        continue
+                    # The forward pass's recurrence, step for step: the same alpha.
+                    e = math.exp(-sigma)
+                    r = math.exp(-(ca_h * (one - dx - dx) - cy))
                     # dL/dsigma summed over the row, times 1, dx and dx^2: the conic and mean
                     # gradients are linear in them (dy is fixed along a row).
                     s0 = zero
                     s1 = zero
                     s2 = zero
-                    for j in range(jx0, jx1):
+                    while True:
+                        p = np.uint64(row + j)
+                        if not (k > last[p] or sigma < 0):
+                            vis = e
+                            raw = op * vis
+                            alpha = min(alpha_max, raw)
+                            if alpha >= alpha_min:
+                                ra = one / (one - alpha)
+                                tp = trans[p] * ra
+                                trans[p] = tp
+                                fac = alpha * tp
+                                gr = gc_r[p]
+                                gg = gc_g[p]
+                                gb = gc_b[p]
+                                v_a = ((cr * tp - buf_r[p] * ra) * gr + (cg * tp - buf_g[p] * ra) * gg
+                                       + (cbl * tp - buf_b[p] * ra) * gb + g_final[p] * ra)
+                                g_r += fac * gr
+                                g_g += fac * gg
+                                g_b += fac * gb
+                                if raw <= alpha_max:
+                                    v_sigma = -raw * v_a
+                                    s0 += v_sigma
+                                    s1 += v_sigma * dx
+                                    s2 += v_sigma * dx * dx
+                                    if absgrad:
+                                        g_ax += abs(v_sigma * (ca * dx + cb * dy))
+                                        g_ay += abs(v_sigma * (cb * dx + cc * dy))
+                                    g_op += vis * v_a
+                                buf_r[p] += cr * fac
+                                buf_g[p] += cg * fac
+                                buf_b[p] += cbl * fac
+                        j += 1
+                        if j >= jx1:
+                            break
                         dx = mx - centres[np.uint64(j)]
                         sigma = (ca_h * dx + cy) * dx + sy
-                        # The forward pass's recurrence, step for step: the same alpha.
-                        if started:
-                            if sigma > sigma_cut:
-                                break
-                            e *= r
-                            r *= q
-                        else:
-                            if sigma > sigma_cut or sigma < 0:
-                                continue
-                            started = True
-                            e = math.exp(-sigma)
-                            r = math.exp(-(ca_h * (one - dx - dx) - cy))
-                        p = np.uint64(row + j)
-                        if k > last[p] or sigma < 0:
-                            continue
-                        vis = e
-                        raw = op * vis
-                        alpha = min(alpha_max, raw)
-                        if alpha < alpha_min:
-                            continue
-                        ra = one / (one - alpha)
-                        tp = trans[p] * ra
-                        trans[p] = tp
-                        fac = alpha * tp
-                        gr = gc_r[p]
-                        gg = gc_g[p]
-                        gb = gc_b[p]
-                        v_a = ((cr * tp - buf_r[p] * ra) * gr + (cg * tp - buf_g[p] * ra) * gg
-                               + (cbl * tp - buf_b[p] * ra) * gb + g_final[p] * ra)
-                        g_r += fac * gr
-                        g_g += fac * gg
-                        g_b += fac * gb
-                        if raw <= alpha_max:
-                            v_sigma = -raw * v_a
-                            s0 += v_sigma
-                            s1 += v_sigma * dx
-                            s2 += v_sigma * dx * dx
-                            if absgrad:
-                                g_ax += abs(v_sigma * (ca * dx + cb * dy))
-                                g_ay += abs(v_sigma * (cb * dx + cc * dy))
-                            g_op += vis * v_a
-                        buf_r[p] += cr * fac
-                        buf_g[p] += cg * fac
-                        buf_b[p] += cbl * fac
+                        if sigma > sigma_cut:
+                            break
+                        e *= r
+                        r *= q
                     g_ca += s2
                     g_cb += s1 * dy
                     g_cc += s0 * dy * dy
