@@ -24,10 +24,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import struct
 import sys
@@ -227,46 +225,22 @@ def time_backend(scene: dict, backend: str, width: int, height: int, repeats: in
     }
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def environment() -> dict:
+    """The shared benchmark record (:func:`splatkit.bench.environment.capture_environment`) plus
+    the thread counts and load average that CPU timings here depend on."""
     import torch
 
-    env = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        # Thread settings change CPU timings a lot on a shared machine (docs/benchmarks.md).
-        "thread_env": {k: os.environ.get(k) for k in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS",
-                                                       "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER")},
-        "load_average": os.getloadavg(),
-    }
+    from splatkit.bench.environment import capture_environment
+
+    env = capture_environment(cuda=torch.cuda.is_available())
+    env["torch_threads"] = torch.get_num_threads()
+    env["load_average"] = os.getloadavg()
     try:
         import numba
 
-        env["numba"] = numba.__version__
         env["numba_threads"] = numba.get_num_threads()
     except ImportError:
-        env["numba"] = None
-    try:
-        import gsplat
-
-        env["gsplat"] = gsplat.__version__
-    except ImportError:
-        env["gsplat"] = None
-    env["cuda_device"] = torch.cuda.get_device_name() if torch.cuda.is_available() else None
+        env["numba_threads"] = None
     return env
 
 
@@ -293,8 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     skipped = sorted(set(args.backends) - set(backends))
     if skipped:
         print(f"skipping unavailable backends: {skipped}", file=sys.stderr)
-    print(f"# {env['date']}  torch {env['torch']}  numba {env.get('numba')}  gsplat {env['gsplat']}"
-          f"  cuda {env['cuda_device']}  threads {env['torch_threads']}")
+    versions = env["versions"]
+    print(f"# {env['date']}  {env['device']}  torch {versions['torch']}  numba {versions['numba']}"
+          f"  gsplat {versions['gsplat']}  threads {env['torch_threads']}")
     header = (f"{'backend':8} {'N':>9} {'size':>9} {'visible':>9} {'isects':>10} "
               f"{'first s':>8} {'fwd ms':>9} {'fwd+bwd ms':>11}")
     print(header)

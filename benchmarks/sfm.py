@@ -23,10 +23,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -185,21 +183,13 @@ def run_baseline(images: Path, options: dict[str, Any], truth: dict[str, Any] | 
 
 
 def _environment() -> dict[str, Any]:
-    import numpy
+    """The shared benchmark record plus the load average (SfM timings move with it)."""
     import pycolmap
 
-    import splatkit
+    from splatkit.bench.environment import capture_environment
 
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "device": f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} logical cores",
-        "load_average": os.getloadavg(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "versions": {"splatkit": getattr(splatkit, "__version__", "?"), "pycolmap": pycolmap.__version__,
-                     "numpy": numpy.__version__},
-        "pycolmap_cuda": bool(getattr(pycolmap, "has_cuda", False)),
-    }
+    return {**capture_environment(cuda=False), "load_average": os.getloadavg(),
+            "pycolmap_cuda": bool(getattr(pycolmap, "has_cuda", False))}
 
 
 def _fmt(x: Any, spec: str = ".2f") -> str:
