@@ -459,12 +459,23 @@ def _rasterize_bwd(
                 isect_grads[k, 10] = g_ay
 
 
-def _sum_isect_grads(flatten_ids, isect_grads, out):  # pragma: no cover
-    """``out[g] += isect_grads[k]`` for every intersection ``k`` of Gaussian ``g``."""
-    for k in range(flatten_ids.shape[0]):
-        g = flatten_ids[k]
-        for c in range(isect_grads.shape[1]):
-            out[g, c] += isect_grads[k, c]
+def _sum_isect_grads(flatten_ids, isect_grads, out, n_parts):  # pragma: no cover
+    """``out[g] += isect_grads[k]`` for every intersection ``k`` of Gaussian ``g``.
+
+    ``n_parts`` threads each own a contiguous range of Gaussians and walk every intersection, so
+    each ``out[g]`` is summed by one thread in increasing ``k``: the same sums, bit for bit, for
+    any thread count (100K-Gaussian view, 343K intersections: 13.3 -> 7.7 ms on 2 threads).
+    """
+    n = out.shape[0]
+    for part in prange(n_parts):
+        lo = part * n // n_parts
+        hi = (part + 1) * n // n_parts
+        for k in range(flatten_ids.shape[0]):
+            g = flatten_ids[k]
+            if g < lo or g >= hi:
+                continue
+            for c in range(isect_grads.shape[1]):
+                out[g, c] += isect_grads[k, c]
 
 
 @functools.lru_cache(maxsize=1)
@@ -494,5 +505,5 @@ def compiled_kernels() -> SimpleNamespace:
         fill_tiles=serial()(_fill_tiles),
         rasterize_fwd=parallel()(_rasterize_fwd),
         rasterize_bwd=parallel()(_rasterize_bwd),
-        sum_isect_grads=serial()(_sum_isect_grads),
+        sum_isect_grads=parallel()(_sum_isect_grads),
     )

@@ -253,7 +253,8 @@ def _make_function() -> Any:
                     v_rgb_np, v_alpha_np, bool(ctx.absgrad), isect_grads,
                 )
             grads = np.zeros((m2.shape[0], GRAD_WIDTH), dtype=np_dtype)
-            k.sum_isect_grads(bins.flatten_ids, isect_grads, grads)
+            with threads_for(bins.n_isects):
+                k.sum_isect_grads(bins.flatten_ids, isect_grads, grads, numba.get_num_threads())
             grads_t = torch.from_numpy(grads)
             s_means, s_conics, s_colors, s_opac = ctx.shapes
             d_conics, d_colors, d_opac = ctx.dtypes
