@@ -308,19 +308,14 @@ def prior_frame_georeference(rec: Reconstruction, priors: GpsPriors, *, max_erro
         return None
     names = [rec.frames.names[i] for i in idx]
     gps = np.array([by_name[n] for n in names])
-    delta = rec.frames.centers()[idx] - gps
+    centres = rec.frames.centers()[idx]
+    delta = centres - gps
     horizontal = np.linalg.norm(delta[:, :2], axis=1)
     vertical = np.abs(delta[:, 2])
     full = np.linalg.norm(delta, axis=1)
     std_h = float(np.median(priors.std_m[:, 0]))
     limit = max(max_error_m, 3.0 * std_h)
-    centres = rec.frames.centers()[idx]
-    sim = umeyama(centres, gps)
-    # The GPS's own scatter: what remains after the best similarity.
-    scatter = float(np.median(np.linalg.norm(sim.apply(centres) - gps, axis=1)))
-    in_frame = np.median(horizontal) <= limit or _near_identity(sim, centres,
-                                                                 max_shift_m=max(limit, 2.0 * scatter))
-    if check_frame and not in_frame:
+    if check_frame and not _in_priors_frame(centres, gps, horizontal, limit=limit):
         return None
     inliers = horizontal <= max(limit, 3.0 * float(np.median(horizontal)))
 
@@ -348,6 +343,19 @@ def prior_frame_georeference(rec: Reconstruction, priors: GpsPriors, *, max_erro
     georeferenced = Reconstruction(cameras=rec.cameras, frames=rec.frames, points=rec.points, tracks=rec.tracks,
                                    georeference=priors.reference, source=rec.source)
     return georeferenced, report
+
+
+def _in_priors_frame(centres: np.ndarray, gps: np.ndarray, horizontal: np.ndarray, *, limit: float) -> bool:
+    """The two tests of :func:`prior_frame_georeference`; the similarity is fitted only when needed.
+
+    ``centres``, ``gps`` ``[N, 3]`` ENU metres, ``horizontal`` ``[N]`` their horizontal distances.
+    """
+    if np.median(horizontal) <= limit:
+        return True
+    sim = umeyama(centres, gps)
+    # The GPS's own scatter: what remains after the best similarity.
+    scatter = float(np.median(np.linalg.norm(sim.apply(centres) - gps, axis=1)))
+    return _near_identity(sim, centres, max_shift_m=max(limit, 2.0 * scatter))
 
 
 def _near_identity(sim: Similarity, centres: np.ndarray, *, max_shift_m: float) -> bool:
