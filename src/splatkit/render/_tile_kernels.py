@@ -2,25 +2,27 @@
 
 The math is gsplat 1.5.3's (``cuda/csrc/IntersectTile.cu``, ``RasterizeToPixels3DGSFwd.cu`` and
 ``RasterizeToPixels3DGSBwd.cu``), re-organised for a CPU: one tile of 16x16 pixels is one unit of
-parallel work (threads take the next tile from a shared counter, longest first), and inside a tile the loop runs over the tile's depth-sorted Gaussians and, for each,
-only over the pixels inside its (integer, opacity-aware) bounding box. Outside that box a pixel's
-alpha is below 1/255 by construction of the radius (``extend = sqrt(2 ln(255 op)) <= 3.33`` for
-``op <= 1``), so gsplat skips those pixels too and the result is the same; the box is widened by
-one pixel so that float rounding at the border cannot make a difference.
+parallel work (threads take the next tile from a shared counter, longest first), and inside a
+tile the loop runs over the tile's depth-sorted Gaussians and, for each, only over the pixels
+inside its (integer, opacity-aware) bounding box. Outside that box a pixel's alpha is below
+1/255 by construction of the radius (``extend = sqrt(2 ln(255 op)) <= 3.33`` for ``op <= 1``),
+so gsplat skips those pixels too and the result is the same; the box is widened by one pixel so
+that float rounding at the border cannot make a difference.
 
 Cost (issue 13: ``exp`` was half of the forward time on the 2-core machine). Along a row of the
 box, ``sigma`` is a quadratic in the column, so ``exp(-sigma)`` is carried by a recurrence: with
 ``A = conic_a / 2`` and ``dx = mean_x - (j + 0.5)``, ``e(j + 1) = e(j) r(j)``,
-``r(j) = exp(-(A (1 - 2 dx) - conic_b dy))`` and ``r(j + 1) = r(j) exp(-2 A)``: two ``exp`` per
-row and one per (tile, Gaussian) instead of one per pixel. It starts at the row's first pixel
-inside the ellipse ``sigma <= ln(255 op) + SIGMA_MARGIN`` (outside it alpha is below 1/255 for
-sure; the margin keeps the threshold test of the pixels inside exact) and stops where the row
-leaves it, so ``e`` stays within ``[1/255, 1]`` and at most 16 steps from an exact value (float32:
-a few 1e-6 relative, far below the 1e-4 of the gsplat parity tests). A row is two loops, a scan
-to its entry pixel and the run inside, so the inside loop tests no "started" flag (each kernel
-~10 % faster on the 100K-Gaussian scene, results bit for bit the same). The backward pass runs
-the same recurrence, so it sees the forward pass's alpha bit for bit. Arithmetic stays in the input
-dtype (:func:`kernel_constants`), and per-pixel state is one array per channel. Per-pixel
+``r(j) = exp(-(A (1 - 2 dx) - conic_b dy))`` and ``r(j + 1) = r(j) exp(-2 A)``. The run starts at
+the row's first pixel inside the ellipse ``sigma <= ln(255 op) + SIGMA_MARGIN`` (outside it alpha
+is below 1/255 for sure; the margin keeps the threshold test of the pixels inside exact) and
+stops where the row leaves it, so ``e`` stays within ``[1/255, 1]``. Rows are entered by
+:func:`_row_entry`, which both kernels share: from the entry of the row above it steps down and
+walks a pixel or two to this row's entry, carrying ``e`` and the ratios by products
+(:func:`_step_factors`) instead of scanning from the box's left edge and calling ``exp`` twice
+per row; ``exp`` is called a few times per (tile, Gaussian). Tiles of a box that the ellipse
+misses are not binned at all (:func:`_tile_hits`). The backward pass enters and runs rows
+exactly as the forward, so it sees the forward pass's alpha bit for bit. Arithmetic stays in the
+input dtype (:func:`kernel_constants`), and per-pixel state is one array per channel. Per-pixel
 indices are cast to ``np.uint64``: numba wraps negative signed indices (a compare and select on
 every access), which it cannot prove away for ``row + j``; unsigned indices skip it (measured on
 the 100K-Gaussian scene: forward and backward each ~11 % faster, results bit for bit the same).
@@ -57,6 +59,13 @@ MIN_TRANSMITTANCE = 1e-4
 # Pixels with sigma > ln(255 op) + SIGMA_MARGIN have alpha < 1/255 whatever the rounding of the
 # log: the kernels skip their exp. The margin keeps the threshold test of the others exact.
 SIGMA_MARGIN = 1e-3
+# Tiles where sigma > ln(255 op) + TILE_SLACK everywhere (exact, float64) are not binned. The slack
+# covers the float32 rounding of the kernels' sigma (conic entries are at most 1 / eps2d).
+TILE_SLACK = 1e-2
+# Rows are entered by stepping exp(-sigma) down from the row above only while every half conic
+# entry is at most this (the step factors exp(-/+ entry) stay far inside float32's range);
+# beyond it (tiny eps2d) each row's entry gets its own exp, as every row did before.
+RECURRENCE_LIMIT = 20.0
 
 # Per-intersection gradient layout written by the backward kernel.
 GRAD_MEAN2D = 0  # 2 values: d/d mean2d (x, y)
@@ -67,49 +76,99 @@ GRAD_ABS_MEAN2D = 9  # 2 values: sum over pixels of |d/d mean2d| (AbsGS)
 GRAD_WIDTH = 11
 
 
-def _count_tiles(means2d, radii, tile_size, tile_width, tile_height, counts):  # pragma: no cover
-    """Tiles overlapped by each Gaussian's box, as gsplat's first ``isect_tiles`` pass."""
+def _tile_hits(
+    means2d, conics, opacities, radii, image_ids, tile_size, tile_width, tile_height, slack,
+    hit_start, counts, hit_tiles,
+):  # pragma: no cover
+    """The tiles each Gaussian's ``alpha >= 1/255`` ellipse touches, inside its box.
+
+    gsplat's ``isect_tiles`` takes every tile of the box; here a tile of the box is kept only if
+    the ellipse ``sigma <= ln(255 op) + slack`` meets the rectangle of the tile's pixel centres
+    (float64, exact): per row of tiles, the ellipse's x-extent within the row's band of pixel
+    centres is found in closed form (the extreme of the boundary over the band is at the clamp
+    of its global extreme) and the tiles it spans are kept. On every pixel of a dropped tile
+    ``alpha < exp(-slack) / 255``, which the compositing kernels skip anyway: the images and
+    gradients are those of the full box (100K-Gaussian fern view: a quarter of the box's tiles
+    are dropped, see docs/benchmarks.md).
+
+    With ``sigma = (a u^2 + 2 b u v + c v^2) / 2`` in ``u = mean_x - x``, ``v = mean_y - y`` and
+    ``det = ac - b^2``: on a line of constant ``v`` the ellipse spans
+    ``u = (-b v +/- sqrt(2 a cut - det v^2)) / a`` for ``|v| <= sqrt(2 a cut / det)``; the upper
+    end is largest at ``v = -b sqrt(2 cut / (c det))`` and the lower end smallest at minus that.
+
+    Gaussian ``m`` writes its ``counts[m]`` flat ``image * tiles + tile`` ids, in row-major tile
+    order, to ``hit_tiles[hit_start[m]:]``; ``hit_start`` leaves room for the whole box
+    (:func:`_box_tiles`), the rest of which stays as the caller filled it.
+    """
+    n_tiles = tile_width * tile_height
+    for m in prange(means2d.shape[0]):
+        counts[m] = 0
+        rx = radii[m, 0]
+        ry = radii[m, 1]
+        op = opacities[m]
+        if rx <= 0 or ry <= 0 or not op > 0:
+            continue
+        mx = means2d[m, 0] * 1.0
+        my = means2d[m, 1] * 1.0
+        a = conics[m, 0] * 1.0
+        b = conics[m, 1] * 1.0
+        c = conics[m, 2] * 1.0
+        x0 = min(max(0, math.floor((mx - rx) / tile_size)), tile_width)
+        y0 = min(max(0, math.floor((my - ry) / tile_size)), tile_height)
+        x1 = min(max(0, math.ceil((mx + rx) / tile_size)), tile_width)
+        y1 = min(max(0, math.ceil((my + ry) / tile_size)), tile_height)
+        det = a * c - b * b
+        # Not positive definite, or a one-tile box (nothing to gain): the whole box, as gsplat.
+        definite = a > 0.0 and c > 0.0 and det > 0.0 and (x1 - x0) * (y1 - y0) > 1
+        cut = math.log(op * 255.0) + slack
+        if definite and not cut > 0.0:
+            continue
+        v_reach = math.sqrt(2.0 * a * cut / det) if definite else 0.0
+        v_turn = -b * math.sqrt(2.0 * cut / (c * det)) if definite else 0.0
+        base = image_ids[m] * n_tiles
+        n = 0
+        for ty in range(y0, y1):
+            tx0 = x0
+            tx1 = x1
+            if definite:
+                # The band of this tile row's pixel centres, within the ellipse's reach.
+                w0 = max(my - (ty * tile_size + tile_size - 0.5), -v_reach)
+                w1 = min(my - (ty * tile_size + 0.5), v_reach)
+                if w0 > w1:
+                    continue
+                v = min(max(v_turn, w0), w1)
+                u_hi = (-b * v + math.sqrt(max(2.0 * a * cut - det * v * v, 0.0))) / a
+                v = min(max(-v_turn, w0), w1)
+                u_lo = (-b * v - math.sqrt(max(2.0 * a * cut - det * v * v, 0.0))) / a
+                # Pixel centres x in [mx - u_hi, mx - u_lo]; tile tx holds x in
+                # [tx * size + 0.5, tx * size + size - 0.5].
+                tx0 = max(x0, math.ceil((mx - u_hi - tile_size + 0.5) / tile_size))
+                tx1 = min(x1, math.floor((mx - u_lo - 0.5) / tile_size) + 1)
+            for tx in range(tx0, tx1):
+                hit_tiles[hit_start[m] + n] = base + ty * tile_width + tx
+                n += 1
+        counts[m] = n
+
+
+def _box_tiles(means2d, radii, tile_size, tile_width, tile_height, box_counts):  # pragma: no cover
+    """Tiles of each Gaussian's box (gsplat's first ``isect_tiles`` pass): room for its hits."""
     for m in prange(means2d.shape[0]):
         rx = radii[m, 0]
         ry = radii[m, 1]
         if rx <= 0 or ry <= 0:
-            counts[m] = 0
+            box_counts[m] = 0
             continue
-        tx = means2d[m, 0] / tile_size
-        ty = means2d[m, 1] / tile_size
-        trx = rx / tile_size
-        try_ = ry / tile_size
-        x0 = min(max(0, math.floor(tx - trx)), tile_width)
-        y0 = min(max(0, math.floor(ty - try_)), tile_height)
-        x1 = min(max(0, math.ceil(tx + trx)), tile_width)
-        y1 = min(max(0, math.ceil(ty + try_)), tile_height)
-        counts[m] = (x1 - x0) * (y1 - y0)
-
-
-def _count_per_tile(
-    means2d, radii, image_ids, visible, tile_size, tile_width, tile_height, tile_counts,
-):  # pragma: no cover
-    """``tile_counts[b]``: number of Gaussians whose box overlaps tile ``b`` (flat image|tile)."""
-    n_tiles = tile_width * tile_height
-    for r in range(visible.shape[0]):
-        m = visible[r]
-        tx = means2d[m, 0] / tile_size
-        ty = means2d[m, 1] / tile_size
-        trx = radii[m, 0] / tile_size
-        try_ = radii[m, 1] / tile_size
-        x0 = min(max(0, math.floor(tx - trx)), tile_width)
-        y0 = min(max(0, math.floor(ty - try_)), tile_height)
-        x1 = min(max(0, math.ceil(tx + trx)), tile_width)
-        y1 = min(max(0, math.ceil(ty + try_)), tile_height)
-        base = image_ids[m] * n_tiles
-        for i in range(y0, y1):
-            for j in range(x0, x1):
-                tile_counts[base + i * tile_width + j] += 1
+        mx = means2d[m, 0] * 1.0
+        my = means2d[m, 1] * 1.0
+        x0 = min(max(0, math.floor((mx - rx) / tile_size)), tile_width)
+        y0 = min(max(0, math.floor((my - ry) / tile_size)), tile_height)
+        x1 = min(max(0, math.ceil((mx + rx) / tile_size)), tile_width)
+        y1 = min(max(0, math.ceil((my + ry) / tile_size)), tile_height)
+        box_counts[m] = (x1 - x0) * (y1 - y0)
 
 
 def _fill_tiles(
-    means2d, radii, image_ids, depth_order, tile_size, tile_width, tile_height, tile_offsets,
-    flatten_ids,
+    depth_order, hit_start, counts, hit_tiles, tile_offsets, flatten_ids,
 ):  # pragma: no cover
     """Write each tile's Gaussian list in depth order (``depth_order`` is a stable depth argsort).
 
@@ -117,28 +176,13 @@ def _fill_tiles(
     front to back with ties broken by index: the order of gsplat's stable radix sort of
     ``image | tile | depth`` keys.
     """
-    n_tiles = tile_width * tile_height
     fill = tile_offsets[:-1].copy()
     for r in range(depth_order.shape[0]):
         m = depth_order[r]
-        rx = radii[m, 0]
-        ry = radii[m, 1]
-        if rx <= 0 or ry <= 0:
-            continue
-        tx = means2d[m, 0] / tile_size
-        ty = means2d[m, 1] / tile_size
-        trx = rx / tile_size
-        try_ = ry / tile_size
-        x0 = min(max(0, math.floor(tx - trx)), tile_width)
-        y0 = min(max(0, math.floor(ty - try_)), tile_height)
-        x1 = min(max(0, math.ceil(tx + trx)), tile_width)
-        y1 = min(max(0, math.ceil(ty + try_)), tile_height)
-        base = image_ids[m] * n_tiles
-        for i in range(y0, y1):
-            for j in range(x0, x1):
-                b = base + i * tile_width + j
-                flatten_ids[fill[b]] = m
-                fill[b] += 1
+        for h in range(hit_start[m], hit_start[m] + counts[m]):
+            b = hit_tiles[h]
+            flatten_ids[fill[b]] = m
+            fill[b] += 1
 
 
 def kernel_constants(dtype: np.dtype, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -151,12 +195,115 @@ def kernel_constants(dtype: np.dtype, size: int) -> tuple[np.ndarray, np.ndarray
     Returns
     -------
     consts, centres
-        ``[ALPHA_THRESHOLD, MAX_ALPHA, MIN_TRANSMITTANCE, 0.5, 1.0, ln(255), SIGMA_MARGIN]`` and
+        ``[ALPHA_THRESHOLD, MAX_ALPHA, MIN_TRANSMITTANCE, 0.5, 1.0, ln(255), SIGMA_MARGIN,
+        RECURRENCE_LIMIT]`` and
         ``[size]`` pixel centres ``j + 0.5``.
     """
     consts = np.array([ALPHA_THRESHOLD, MAX_ALPHA, MIN_TRANSMITTANCE, 0.5, 1.0, math.log(255.0),
-                       SIGMA_MARGIN], dtype=dtype)
+                       SIGMA_MARGIN, RECURRENCE_LIMIT], dtype=dtype)
     return consts, (np.arange(size, dtype=np.float64) + 0.5).astype(dtype)
+
+
+def _step_factors(ca_h, cb, cc_h, one, limit):  # pragma: no cover
+    """Per-intersection factors of the ``exp(-sigma)`` recurrences, for :func:`_row_entry`.
+
+    With ``sigma = A dx^2 + B dx dy + C dy^2`` (``A = ca_h``, ``B = cb``, ``C = cc_h``; ``dx``
+    and ``dy`` fall by one per pixel to the right and per row down) the ratio to the right
+    ``r = e(j + 1) / e(j)`` and the ratio down ``s = e(i + 1) / e(i)`` change by constant
+    factors: ``r`` by ``q = exp(-2A)`` to the right and ``w = exp(-B)`` down, ``s`` by ``w`` to
+    the right and ``qy = exp(-2C)`` down.
+
+    Returns
+    -------
+    tuple
+        ``(q, 1 / q, w, 1 / w, qy, recur)``; ``recur`` is False (and ``w = qy = 1``) when an entry
+        exceeds ``limit``: rows are then entered with their own ``exp``.
+    """
+    q = math.exp(-(ca_h + ca_h))
+    if abs(ca_h) <= limit and abs(cb) <= limit and abs(cc_h) <= limit:
+        w = math.exp(-cb)
+        return q, one / q, w, one / w, math.exp(-(cc_h + cc_h)), True
+    return q, one / q, one, one, one, False
+
+
+def _row_entry(
+    jx0, jx1, mx, dy, cy, sy, ca_h, cb, cc_h, sigma_cut, centres, one, steps, cursor,
+):  # pragma: no cover
+    """The first pixel of a row inside ``sigma <= sigma_cut`` and ``exp(-sigma)`` there.
+
+    The forward and backward kernels both enter every row through this function, so they see the
+    same ``e`` bit for bit. ``cursor = (have, j, e, r, s)`` is the entry of the row above (``have``
+    false for a Gaussian's first row or after an empty row). From it the entry is found by
+    stepping down and walking left while inside (upper half of the ellipse) or right until inside
+    (lower half): a few pixels instead of a scan from the box's left edge, and ``e``, ``r`` (ratio
+    to the right) and ``s`` (ratio down) follow by products with the :func:`_step_factors`
+    instead of three ``exp`` per row. A row is scanned from ``jx0`` with fresh ``exp`` when there
+    is no cursor, when the row's inside run lies left of the cursor, or when ``recur`` is off.
+    The products drift by a few float32 ulps per step over at most a few dozen steps (1e-6
+    relative), far below the 1e-4 of the gsplat parity tests; the inside test itself always uses
+    the exact ``sigma``.
+
+    Returns
+    -------
+    tuple
+        ``(j, dx, sigma, e, r, cursor)``: ``j = jx1`` when the row has no pixel inside.
+    """
+    q, iq, w, iw, qy, recur = steps
+    have, j, e, r, s = cursor
+    found = False
+    fresh = not have
+    dx = one
+    sigma = one
+    if have:
+        e *= s
+        r *= w
+        s *= qy
+        dx = mx - centres[np.uint64(j)]
+        sigma = (ca_h * dx + cy) * dx + sy
+        if not (sigma > sigma_cut or sigma < 0):
+            found = True
+            while j > jx0:
+                dx_left = mx - centres[np.uint64(j - 1)]
+                sigma_left = (ca_h * dx_left + cy) * dx_left + sy
+                if sigma_left > sigma_cut or sigma_left < 0:
+                    break
+                j -= 1
+                dx = dx_left
+                sigma = sigma_left
+                r *= iq
+                e /= r
+                s *= iw
+        elif ca_h * (dx + dx) + cy > 0:  # sigma falls to the right: the run is right of j
+            while True:
+                j += 1
+                e *= r
+                s *= w
+                r *= q
+                if j >= jx1:
+                    break
+                dx = mx - centres[np.uint64(j)]
+                sigma = (ca_h * dx + cy) * dx + sy
+                if not (sigma > sigma_cut or sigma < 0):
+                    found = True
+                    break
+        else:
+            fresh = True
+    if fresh:
+        j = jx0
+        while j < jx1:
+            dx = mx - centres[np.uint64(j)]
+            sigma = (ca_h * dx + cy) * dx + sy
+            if not (sigma > sigma_cut or sigma < 0):
+                found = True
+                break
+            j += 1
+    if not found:
+        return jx1, dx, sigma, e, r, (False, j, e, r, s)
+    if fresh or not recur:
+        e = math.exp(-sigma)
+        r = math.exp(-(ca_h * (one - dx - dx) - cy))
+        s = math.exp(-(cc_h * (one - dy - dy) - cb * dx)) if recur else one
+    return j, dx, sigma, e, r, (True, j, e, r, s)
 
 
 def _rasterize_fwd(
@@ -179,6 +326,7 @@ def _rasterize_fwd(
     one = consts[4]
     ln255 = consts[5]
     margin = consts[6]
+    limit = consts[7]
     n_tiles = tile_width * tile_height
     n_pix = tile_size * tile_size
     next_tile = np.zeros(1, dtype=np.int64)  # shared: each thread takes the next tile
@@ -206,9 +354,9 @@ def _rasterize_fwd(
                 g = flatten_ids[k]
                 mx = means2d[g, 0]
                 my = means2d[g, 1]
-                ca = conics[g, 0] * half
+                ca_h = conics[g, 0] * half
                 cb = conics[g, 1]
-                cc = conics[g, 2] * half
+                cc_h = conics[g, 2] * half
                 op = opacities[g]
                 cr = colors[g, 0]
                 cg = colors[g, 1]
@@ -219,25 +367,20 @@ def _rasterize_fwd(
                 jx1 = min(px1, int(math.ceil(mx + radii[g, 0])) + 1)
                 iy0 = max(py0, int(math.floor(my - radii[g, 1])) - 1)
                 iy1 = min(py1, int(math.ceil(my + radii[g, 1])) + 1)
-                q = math.exp(-(ca + ca))
+                steps = _step_factors(ca_h, cb, cc_h, one, limit)
+                q = steps[0]
+                cursor = (False, jx0, one, one, one)
                 for i in range(iy0, iy1):
                     dy = my - centres[np.uint64(i)]
-                    sy = cc * dy * dy
+                    sy = cc_h * dy * dy
                     cy = cb * dy
                     row = (i - py0) * tile_size - px0
-                    # Entry: the first pixel of the row inside the ellipse.
-                    j = jx0
-                    sigma = one
-                    while j < jx1:
-                        dx = mx - centres[np.uint64(j)]
-                        sigma = (ca * dx + cy) * dx + sy
-                        if not (sigma > sigma_cut or sigma < 0):
-                            break
-                        j += 1
+                    j, dx, sigma, e, r, cursor = _row_entry(
+                        jx0, jx1, mx, dy, cy, sy, ca_h, cb, cc_h, sigma_cut, centres, one, steps,
+                        cursor,
+                    )
                     if j >= jx1:
                         continue
-                    e = math.exp(-sigma)
-                    r = math.exp(-(ca * (one - dx - dx) - cy))  # e(j + 1) / e(j)
                     while True:
                         p = np.uint64(row + j)
                         tp = trans[p]
@@ -259,7 +402,7 @@ def _rasterize_fwd(
                         if j >= jx1:
                             break
                         dx = mx - centres[np.uint64(j)]
-                        sigma = (ca * dx + cy) * dx + sy
+                        sigma = (ca_h * dx + cy) * dx + sy
                         if sigma > sigma_cut:
                             break  # past the ellipse: sigma only grows from here
                         e *= r
@@ -298,6 +441,7 @@ def _rasterize_bwd(
     one = consts[4]
     ln255 = consts[5]
     margin = consts[6]
+    limit = consts[7]
     zero = one - one
     n_tiles = tile_width * tile_height
     n_pix = tile_size * tile_size
@@ -376,26 +520,21 @@ def _rasterize_bwd(
                 g_r = zero
                 g_g = zero
                 g_b = zero
-                q = math.exp(-(ca_h + ca_h))
+                steps = _step_factors(ca_h, cb, cc_h, one, limit)
+                q = steps[0]
+                cursor = (False, jx0, one, one, one)
                 for i in range(iy0, iy1):
                     dy = my - centres[np.uint64(i)]
                     sy = cc_h * dy * dy
                     cy = cb * dy
                     row = (i - py0) * tile_size - px0
-                    # Entry: the forward pass's first pixel of the row inside the ellipse.
-                    j = jx0
-                    sigma = one
-                    while j < jx1:
-                        dx = mx - centres[np.uint64(j)]
-                        sigma = (ca_h * dx + cy) * dx + sy
-                        if not (sigma > sigma_cut or sigma < 0):
-                            break
-                        j += 1
+                    # The forward pass's entry and recurrence, step for step: the same alpha.
+                    j, dx, sigma, e, r, cursor = _row_entry(
+                        jx0, jx1, mx, dy, cy, sy, ca_h, cb, cc_h, sigma_cut, centres, one, steps,
+                        cursor,
+                    )
                     if j >= jx1:
                         continue
-                    # The forward pass's recurrence, step for step: the same alpha.
-                    e = math.exp(-sigma)
-                    r = math.exp(-(ca_h * (one - dx - dx) - cy))
                     # dL/dsigma summed over the row, times 1, dx and dx^2: the conic and mean
                     # gradients are linear in them (dy is fixed along a row).
                     s0 = zero
@@ -485,7 +624,7 @@ def compiled_kernels() -> SimpleNamespace:
     Returns
     -------
     SimpleNamespace
-        ``count_tiles``, ``count_per_tile``, ``fill_tiles``, ``rasterize_fwd``, ``rasterize_bwd``,
+        ``box_tiles``, ``tile_hits``, ``fill_tiles``, ``rasterize_fwd``, ``rasterize_bwd``,
         ``sum_isect_grads``: numba dispatchers, specialised lazily per dtype on first call.
     """
     import numba
@@ -494,14 +633,18 @@ def compiled_kernels() -> SimpleNamespace:
 
     globals()["prange"] = numba.prange
     globals()["fetch_add_first"] = fetch_add_first_intrinsic()
+    # Helpers called by the kernels: inlined into them at numba IR level.
+    inline = functools.partial(numba.njit, inline="always", cache=True, error_model="numpy")
+    globals()["_step_factors"] = inline()(_step_factors)
+    globals()["_row_entry"] = inline()(_row_entry)
     # error_model="numpy": no zero-division check (and branch) on the per-pixel 1 / (1 - alpha),
     # which cannot be 0 (alpha <= 0.999); results are the same.
     parallel = functools.partial(numba.njit, parallel=True, cache=True, nogil=True,
                                  error_model="numpy")
     serial = functools.partial(numba.njit, cache=True, nogil=True, error_model="numpy")
     return SimpleNamespace(
-        count_tiles=parallel()(_count_tiles),
-        count_per_tile=serial()(_count_per_tile),
+        box_tiles=parallel()(_box_tiles),
+        tile_hits=parallel()(_tile_hits),
         fill_tiles=serial()(_fill_tiles),
         rasterize_fwd=parallel()(_rasterize_fwd),
         rasterize_bwd=parallel()(_rasterize_bwd),

@@ -35,7 +35,8 @@ class TileBins:
     flatten_ids
         ``[n_isects]`` int64 flat Gaussian index (into the ``[M, ...]`` flattened inputs).
     tiles_per_gauss
-        ``[M]`` int32 number of tiles each Gaussian overlaps.
+        ``[M]`` int32 number of tiles each Gaussian is binned to (those of its box that its
+        ``alpha >= 1/255`` ellipse touches).
     tile_order
         ``[n_images * tiles]`` int64 order in which the threads take the tiles (longest list
         first, so the parallel loop ends balanced: each thread takes the next tile when done).
@@ -57,6 +58,8 @@ class TileBins:
 
 def bin_gaussians_to_tiles(
     means2d: np.ndarray,
+    conics: np.ndarray,
+    opacities: np.ndarray,
     radii: np.ndarray,
     depths: np.ndarray,
     image_ids: np.ndarray,
@@ -64,39 +67,45 @@ def bin_gaussians_to_tiles(
     width: int,
     height: int,
 ) -> TileBins:
-    """Intersect Gaussian boxes with 16 px tiles and sort every tile's list by depth.
+    """Intersect Gaussians with 16 px tiles and sort every tile's list by depth.
+
+    A Gaussian is binned to the tiles of its box (gsplat's ``isect_tiles``) that its
+    ``alpha >= 1/255`` ellipse touches (:func:`splatkit.render._tile_kernels._tile_hits`): the
+    other tiles of the box would composite nothing.
 
     Parameters
     ----------
-    means2d, radii, depths, image_ids
-        ``[M, 2]`` float, ``[M, 2]`` int32 (0 = culled), ``[M]`` float, ``[M]`` int64 image of
-        each flattened Gaussian.
+    means2d, conics, opacities, radii, depths, image_ids
+        ``[M, 2]``, ``[M, 3]``, ``[M]`` float, ``[M, 2]`` int32 (0 = culled), ``[M]`` float,
+        ``[M]`` int64 image of each flattened Gaussian.
     n_images, width, height
         Number and size of the images.
     """
     from splatkit.render._threading import threads_for
-    from splatkit.render._tile_kernels import compiled_kernels
+    from splatkit.render._tile_kernels import TILE_SLACK, compiled_kernels
 
     k = compiled_kernels()
     tile_width = -(-width // TILE_SIZE)
     tile_height = -(-height // TILE_SIZE)
     n_tiles = n_images * tile_width * tile_height
-    counts = np.empty(means2d.shape[0], dtype=np.int32)
-    with threads_for(means2d.shape[0]):
-        k.count_tiles(means2d, radii, TILE_SIZE, tile_width, tile_height, counts)
-    # Bucket sizes first (same box arithmetic as the fill), then fill in global depth order.
+    n = means2d.shape[0]
+    box_counts = np.empty(n, dtype=np.int64)
+    counts = np.empty(n, dtype=np.int32)
+    hit_start = np.zeros(n, dtype=np.int64)
+    with threads_for(n):
+        k.box_tiles(means2d, radii, TILE_SIZE, tile_width, tile_height, box_counts)
+        np.cumsum(box_counts[:-1], out=hit_start[1:])
+        # Room for every tile of every box; the slots a Gaussian leaves empty keep n_tiles.
+        hit_tiles = np.full(int(box_counts.sum()), n_tiles, dtype=np.int64)
+        k.tile_hits(means2d, conics, opacities, radii, image_ids, TILE_SIZE, tile_width,
+                    tile_height, TILE_SLACK, hit_start, counts, hit_tiles)
+    # Bucket sizes first, then fill in global depth order: a counting sort by tile.
     visible = np.flatnonzero(counts > 0)
-    order = visible[np.argsort(depths[visible], kind="stable")]
-    tile_counts = np.zeros(n_tiles + 1, dtype=np.int64)
-    k.count_per_tile(means2d, radii, image_ids, visible, TILE_SIZE, tile_width, tile_height,
-                     tile_counts)
+    order = _depth_order(depths, visible)
     tile_offsets = np.zeros(n_tiles + 1, dtype=np.int64)
-    np.cumsum(tile_counts[:-1], out=tile_offsets[1:])
+    np.cumsum(np.bincount(hit_tiles, minlength=n_tiles + 1)[:n_tiles], out=tile_offsets[1:])
     flatten_ids = np.empty(int(tile_offsets[-1]), dtype=np.int64)
-    k.fill_tiles(
-        means2d, radii, image_ids, order, TILE_SIZE, tile_width, tile_height, tile_offsets,
-        flatten_ids,
-    )
+    k.fill_tiles(order, hit_start, counts, hit_tiles, tile_offsets, flatten_ids)
     tile_order = np.argsort(-np.diff(tile_offsets), kind="stable").astype(np.int64)
     log.debug("binned %d of %d Gaussians into %d tiles: %d intersections", visible.size,
               means2d.shape[0], n_tiles, flatten_ids.shape[0])
@@ -109,6 +118,21 @@ def bin_gaussians_to_tiles(
         tiles_per_gauss=counts,
         tile_order=tile_order,
     )
+
+
+def _depth_order(depths: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """``visible`` sorted by ``depths``, ties by index (a stable argsort).
+
+    For float32 depths, all positive (the near plane culls the rest), the float's bits are
+    monotonic as an integer, so one int64 sort of ``bits << 32 | index`` gives the stable order
+    (100K Gaussians: ~3 ms instead of numpy's 13 ms stable float argsort).
+    """
+    keys = depths[visible]
+    if keys.dtype == np.float32 and visible.size < 2**32 and (keys > 0).all():
+        packed = (keys.view(np.uint32).astype(np.int64) << 32) | np.arange(visible.size)
+        packed.sort()
+        return visible[packed & 0xFFFFFFFF]
+    return visible[np.argsort(keys, kind="stable")]
 
 
 def composite_tiles(
@@ -148,11 +172,15 @@ def composite_tiles(
     import torch
 
     n_images, n = means2d.shape[:2]
-    means_np = means2d.detach().reshape(-1, 2).contiguous().numpy()
+    dtype = means2d.dtype
+    means_np, conics_np, opacities_np, depths_np = _as_kernel_arrays(
+        means2d.reshape(-1, 2), conics.reshape(-1, 3).to(dtype), opacities.reshape(-1).to(dtype),
+        depths.reshape(-1).to(dtype),
+    )
     radii_np = radii.reshape(-1, 2).contiguous().numpy()
-    depths_np = depths.detach().reshape(-1).to(means2d.dtype).contiguous().numpy()
     image_ids = np.repeat(np.arange(n_images, dtype=np.int64), n)
-    bins = bin_gaussians_to_tiles(means_np, radii_np, depths_np, image_ids, n_images, width, height)
+    bins = bin_gaussians_to_tiles(means_np, conics_np, opacities_np, radii_np, depths_np, image_ids,
+                                  n_images, width, height)
     if background is None:
         background = torch.zeros((n_images, 3), dtype=means2d.dtype)
     rgb, alpha = _CompositeTiles.apply(

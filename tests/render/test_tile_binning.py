@@ -1,0 +1,142 @@
+"""Tile binning keeps only the tiles a Gaussian's alpha >= 1/255 ellipse touches, and the row
+entry of the compositing kernels steps exp(-sigma) from row to row: neither may change a render."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("numba")
+
+from splatkit import render  # noqa: E402
+from splatkit.render import _tile_kernels  # noqa: E402
+from splatkit.render.tile_compositor import TILE_SIZE, bin_gaussians_to_tiles  # noqa: E402
+from tests.render.dense_reference import render_dense  # noqa: E402
+from tests.render.scenes import random_scene  # noqa: E402
+
+DIFF_KEYS = ("means", "quats", "scales", "opacities", "colors")
+WIDTH, HEIGHT = 96, 80
+
+
+def _needle_scene(seed: int, dtype: torch.dtype = torch.float32) -> dict:
+    """Large, elongated, rotated Gaussians: their boxes hold many tiles the ellipse misses."""
+    scene = random_scene(30, seed=seed, width=WIDTH, height=HEIGHT, sh_degree=None, dtype=dtype,
+                         opacity_range=(0.02, 0.9), scale_range=(0.05, 0.9), spread=1.5)
+    scene["scales"][:, 0] *= 0.05  # needles
+    return scene
+
+
+def _render(scene: dict, dtype: torch.dtype, **kwargs) -> tuple[np.ndarray, dict, dict]:
+    inputs = {k: scene[k].to(dtype).clone().requires_grad_(True) for k in DIFF_KEYS}
+    rgb, alpha, info = render.rasterize(
+        inputs["means"], inputs["quats"], inputs["scales"], inputs["opacities"], inputs["colors"],
+        scene["viewmat"].to(dtype), scene["K"].to(dtype), WIDTH, HEIGHT, **kwargs)
+    weights = torch.linspace(-1, 1, rgb.numel(), dtype=dtype).reshape(rgb.shape)
+    ((rgb * weights).sum() + alpha.sum()).backward()
+    image = torch.cat([rgb, alpha], dim=-1).detach().numpy()
+    return image, {k: v.grad.numpy() for k, v in inputs.items()}, info
+
+
+def _bins(info: dict):
+    m2 = info["means2d"][0].detach().numpy()
+    n = m2.shape[0]
+    return bin_gaussians_to_tiles(
+        m2, info["conics"][0].detach().numpy(), info["opacities"][0].detach().numpy(),
+        info["radii"][0].numpy(), info["depths"][0].detach().numpy(),
+        np.zeros(n, dtype=np.int64), 1, WIDTH, HEIGHT,
+    )
+
+
+def _tiles_of(bins) -> dict[int, set[int]]:
+    tiles: dict[int, set[int]] = {}
+    for tile in range(bins.tile_offsets.shape[0] - 1):
+        for k in range(bins.tile_offsets[tile], bins.tile_offsets[tile + 1]):
+            tiles.setdefault(int(bins.flatten_ids[k]), set()).add(tile)
+    return tiles
+
+
+@pytest.mark.parametrize("seed", [51, 52])
+def test_binned_tiles_hold_every_pixel_the_gaussian_can_reach(seed):
+    """Brute force, float64: every pixel centre where alpha >= 1/255 lies in a binned tile of its
+    Gaussian; binned tiles are within the box (gsplat's tiles); and the needles' boxes lose
+    tiles (the test would pass vacuously otherwise)."""
+    scene = _needle_scene(seed, torch.float64)
+    _, _, info = _render(scene, torch.float64)
+    bins = _bins(info)
+    binned = _tiles_of(bins)
+    m2 = info["means2d"][0].detach().numpy()
+    conics = info["conics"][0].detach().numpy()
+    opac = info["opacities"][0].detach().numpy()
+    radii = info["radii"][0].numpy()
+    ys, xs = np.mgrid[0:HEIGHT, 0:WIDTH] + 0.5
+    tile_of_pixel = (ys // TILE_SIZE).astype(int) * bins.tile_width + (xs // TILE_SIZE).astype(int)
+    n_box = 0
+    for g in np.flatnonzero((radii > 0).all(-1)):
+        dx, dy = m2[g, 0] - xs, m2[g, 1] - ys
+        a, b, c = conics[g]
+        sigma = 0.5 * (a * dx * dx + c * dy * dy) + b * dx * dy
+        reached = set(tile_of_pixel[opac[g] * np.exp(-sigma) >= 1.0 / 255.0].tolist())
+        assert reached <= binned.get(int(g), set()), f"Gaussian {g} lost a tile it reaches"
+        tx0 = max(0, math.floor((m2[g, 0] - radii[g, 0]) / TILE_SIZE))
+        tx1 = min(bins.tile_width, math.ceil((m2[g, 0] + radii[g, 0]) / TILE_SIZE))
+        ty0 = max(0, math.floor((m2[g, 1] - radii[g, 1]) / TILE_SIZE))
+        ty1 = min(bins.tile_height, math.ceil((m2[g, 1] + radii[g, 1]) / TILE_SIZE))
+        box = {ty * bins.tile_width + tx for ty in range(ty0, ty1) for tx in range(tx0, tx1)}
+        assert binned.get(int(g), set()) <= box
+        n_box += len(box)
+    assert bins.n_isects < 0.9 * n_box
+    assert int(info["tiles_per_gauss"].sum()) == bins.n_isects
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_dropping_missed_tiles_changes_nothing(monkeypatch, dtype):
+    """Bit for bit the render and gradients of whole-box binning (a huge slack keeps every tile
+    of the box, as gsplat bins them)."""
+    scene = _needle_scene(53, dtype)
+    image, grads, info = _render(scene, dtype, absgrad=True)
+    monkeypatch.setattr(_tile_kernels, "TILE_SLACK", 1e30)
+    box_image, box_grads, box_info = _render(scene, dtype, absgrad=True)
+    assert info["n_isects"] < box_info["n_isects"]
+    np.testing.assert_array_equal(image, box_image)
+    for k in DIFF_KEYS:
+        np.testing.assert_array_equal(grads[k], box_grads[k])
+
+
+def _diagonal_needles(dtype: torch.dtype) -> dict:
+    """Needles 0.05 px wide along the image diagonals, through pixel centres: every row of each
+    holds an inside pixel next to the row above's, and the conic entries are ~190 (the
+    step factors exp(+/-190) overflow float32)."""
+    scene = random_scene(4, seed=55, width=WIDTH, height=HEIGHT, sh_degree=None, dtype=dtype,
+                         opacity_range=(0.5, 0.9))
+    f, cx, cy, z = float(scene["K"][0, 0]), WIDTH / 2, HEIGHT / 2, 4.0
+    centres = [(30, 30), (60, 40), (45, 60), (70, 20)]
+    scene["means"] = torch.tensor(
+        [[(j + 0.5 - cx) * z / f, (i + 0.5 - cy) * z / f, z] for j, i in centres], dtype=dtype)
+    scene["scales"] = torch.tensor([[12 * z / f, 0.05 * z / f, 0.05 * z / f]] * 4, dtype=dtype)
+    half = math.pi / 8  # quaternion of a rotation about z by +/-45 degrees: (cos, 0, 0, sin)
+    scene["quats"] = torch.tensor([[math.cos(half), 0, 0, math.sin(half) * sign]
+                                   for sign in (1, -1, 1, -1)], dtype=dtype)
+    return scene
+
+
+def test_rows_entered_with_their_own_exp_when_conics_are_large():
+    """Past RECURRENCE_LIMIT each row is entered with its own exp: still the dense reference, in
+    float32 too, with finite gradients."""
+    scene = _diagonal_needles(torch.float64)
+    eps2d = 1e-4
+    _, _, info = _render(scene, torch.float64, eps2d=eps2d)
+    assert float(info["conics"][0].detach()[:, 1].abs().min()) > 2 * _tile_kernels.RECURRENCE_LIMIT
+    np_scene = {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in scene.items()}
+    ref_rgb, ref_alpha = render_dense(
+        np_scene["means"], np_scene["quats"], np_scene["scales"], np_scene["opacities"],
+        np_scene["colors"], np_scene["viewmat"], np_scene["K"], WIDTH, HEIGHT, eps2d=eps2d,
+    )
+    assert (ref_alpha > 0.1).sum() > 4 * 25  # four needles, a pixel per row over 25+ rows
+    for dtype, atol in ((torch.float64, 1e-9), (torch.float32, 2e-3)):
+        image, grads, _ = _render(scene, dtype, eps2d=eps2d)
+        np.testing.assert_allclose(image[..., :3], ref_rgb, atol=atol)
+        np.testing.assert_allclose(image[..., 3], ref_alpha, atol=atol)
+        assert all(np.isfinite(g).all() for g in grads.values())
