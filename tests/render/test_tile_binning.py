@@ -140,3 +140,19 @@ def test_rows_entered_with_their_own_exp_when_conics_are_large():
         np.testing.assert_allclose(image[..., :3], ref_rgb, atol=atol)
         np.testing.assert_allclose(image[..., 3], ref_alpha, atol=atol)
         assert all(np.isfinite(g).all() for g in grads.values())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_depth_order_is_a_stable_argsort(dtype):
+    """Ties (many here) keep index order; float32 goes through the packed integer sort, float64
+    and non-positive depths through numpy's stable argsort."""
+    from splatkit.render.tile_compositor import _depth_order
+
+    rng = np.random.default_rng(7)
+    depths = rng.integers(1, 50, size=5000).astype(dtype) * dtype(0.37)
+    visible = np.sort(rng.choice(5000, size=3000, replace=False))
+    expected = visible[np.argsort(depths[visible], kind="stable")]
+    np.testing.assert_array_equal(_depth_order(depths, visible), expected)
+    depths[visible[10]] = -1.0  # behind: the fallback path, same order rule
+    expected = visible[np.argsort(depths[visible], kind="stable")]
+    np.testing.assert_array_equal(_depth_order(depths, visible), expected)
