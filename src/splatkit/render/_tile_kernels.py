@@ -76,6 +76,17 @@ GRAD_ABS_MEAN2D = 9  # 2 values: sum over pixels of |d/d mean2d| (AbsGS)
 GRAD_WIDTH = 11
 
 
+def _tile_box(mx, my, rx, ry, tile_size, tile_width, tile_height):  # pragma: no cover
+    """Tile range ``[x0, x1) x [y0, y1)`` of the box ``mean +/- radii``, clipped to the image
+    (gsplat's ``isect_tiles``); shared by :func:`_box_tiles` and :func:`_tile_hits`."""
+    return (
+        min(max(0, math.floor((mx - rx) / tile_size)), tile_width),
+        min(max(0, math.floor((my - ry) / tile_size)), tile_height),
+        min(max(0, math.ceil((mx + rx) / tile_size)), tile_width),
+        min(max(0, math.ceil((my + ry) / tile_size)), tile_height),
+    )
+
+
 def _tile_hits(
     means2d, conics, opacities, radii, image_ids, tile_size, tile_width, tile_height, slack,
     hit_start, counts, hit_tiles,
@@ -113,10 +124,7 @@ def _tile_hits(
         a = conics[m, 0] * 1.0
         b = conics[m, 1] * 1.0
         c = conics[m, 2] * 1.0
-        x0 = min(max(0, math.floor((mx - rx) / tile_size)), tile_width)
-        y0 = min(max(0, math.floor((my - ry) / tile_size)), tile_height)
-        x1 = min(max(0, math.ceil((mx + rx) / tile_size)), tile_width)
-        y1 = min(max(0, math.ceil((my + ry) / tile_size)), tile_height)
+        x0, y0, x1, y1 = _tile_box(mx, my, rx, ry, tile_size, tile_width, tile_height)
         det = a * c - b * b
         # Not positive definite, or a one-tile box (nothing to gain): the whole box, as gsplat.
         definite = a > 0.0 and c > 0.0 and det > 0.0 and (x1 - x0) * (y1 - y0) > 1
@@ -160,10 +168,7 @@ def _box_tiles(means2d, radii, tile_size, tile_width, tile_height, box_counts): 
             continue
         mx = means2d[m, 0] * 1.0
         my = means2d[m, 1] * 1.0
-        x0 = min(max(0, math.floor((mx - rx) / tile_size)), tile_width)
-        y0 = min(max(0, math.floor((my - ry) / tile_size)), tile_height)
-        x1 = min(max(0, math.ceil((mx + rx) / tile_size)), tile_width)
-        y1 = min(max(0, math.ceil((my + ry) / tile_size)), tile_height)
+        x0, y0, x1, y1 = _tile_box(mx, my, rx, ry, tile_size, tile_width, tile_height)
         box_counts[m] = (x1 - x0) * (y1 - y0)
 
 
@@ -635,6 +640,7 @@ def compiled_kernels() -> SimpleNamespace:
                                fastmath={"contract"})
     globals()["_step_factors"] = inline()(_step_factors)
     globals()["_row_entry"] = inline()(_row_entry)
+    globals()["_tile_box"] = inline()(_tile_box)
     # error_model="numpy": no zero-division check (and branch) on the per-pixel 1 / (1 - alpha),
     # which cannot be 0 (alpha <= 0.999); results are the same. fastmath "contract" (and only
     # that: NaN, inf and signed zeros keep their meaning) lets LLVM fuse a * b + c into one FMA:
