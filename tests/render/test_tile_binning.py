@@ -105,6 +105,28 @@ def test_dropping_missed_tiles_changes_nothing(monkeypatch, dtype):
         np.testing.assert_array_equal(grads[k], box_grads[k])
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("scene_name", ["needles", "diagonal"])
+def test_backward_from_recorded_row_entries_equals_entering_rows_again(monkeypatch, dtype,
+                                                                        scene_name):
+    """The backward's two ways into a row (the forward's record, or entering it again when the
+    record would be too large) give the same gradients bit for bit; a forward without
+    gradients records nothing."""
+    from splatkit.render import tile_compositor
+
+    scene = _needle_scene(53, dtype) if scene_name == "needles" else _diagonal_needles(dtype)
+    image, grads, _ = _render(scene, dtype, absgrad=True)
+    monkeypatch.setattr(tile_compositor, "ROW_ENTRY_MAX_BYTES", 0)
+    again_image, again_grads, _ = _render(scene, dtype, absgrad=True)
+    np.testing.assert_array_equal(image, again_image)
+    for k in DIFF_KEYS:
+        np.testing.assert_array_equal(grads[k], again_grads[k])
+    assert tile_compositor._row_entry_buffers(10, np.float32, True)[0].size == 0
+    monkeypatch.setattr(tile_compositor, "ROW_ENTRY_MAX_BYTES", 2**20)
+    assert tile_compositor._row_entry_buffers(10, np.float32, True)[1].size == 10 * TILE_SIZE
+    assert tile_compositor._row_entry_buffers(10, np.float32, False)[1].size == 0
+
+
 def _diagonal_needles(dtype: torch.dtype) -> dict:
     """Needles 0.05 px wide along the image diagonals, through pixel centres: every row of each
     holds an inside pixel next to the row above's, and the conic entries are ~190 (the

@@ -139,6 +139,24 @@ def _depth_order(depths: np.ndarray, visible: np.ndarray) -> np.ndarray:
     return visible[np.argsort(keys, kind="stable")]
 
 
+# The forward records where it entered each row for the backward (``_rasterize_fwd``) while that
+# takes at most this much memory; beyond it the backward enters the rows again (same results).
+ROW_ENTRY_MAX_BYTES = 256 * 2**20
+
+
+def _row_entry_buffers(
+    n_isects: int, dtype: np.dtype, needed: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The forward's row-entry record: ``[n_isects * TILE_SIZE]`` int8 column and ``dtype``
+    ``exp(-sigma)`` and ratio, or three empty arrays (no backward, or over
+    :data:`ROW_ENTRY_MAX_BYTES`)."""
+    slots = n_isects * TILE_SIZE
+    if not needed or slots * (1 + 2 * np.dtype(dtype).itemsize) > ROW_ENTRY_MAX_BYTES:
+        slots = 0
+    return (np.empty(slots, dtype=np.int8), np.empty(slots, dtype=dtype),
+            np.empty(slots, dtype=dtype))
+
+
 def composite_tiles(
     means2d: torch.Tensor,
     conics: torch.Tensor,
@@ -245,12 +263,15 @@ def _make_function() -> Any:
             out_t = np.empty((c, height, width), dtype=np_dtype)
             out_last = np.empty((c, height, width), dtype=np.int64)
             consts, centres = kernel_constants(np_dtype, max(width, height))
+            rows = _row_entry_buffers(bins.n_isects, np_dtype, any(ctx.needs_input_grad[:4]))
             with threads_for(bins.n_isects):
                 k.rasterize_fwd(
                     m2, co, cl, op, rad, bg, bins.tile_offsets, bins.flatten_ids,
                     bins.tile_order, numba.get_num_threads(), width, height, TILE_SIZE,
                     bins.tile_width, bins.tile_height, consts, centres, out_color, out_t, out_last,
+                    *rows,
                 )
+            ctx.rows = rows
             ctx.kernel_inputs = (m2, co, cl, op, rad, bg)
             ctx.constants = (consts, centres)
             ctx.bins = bins
@@ -282,7 +303,7 @@ def _make_function() -> Any:
                     m2, co, cl, op, rad, bg, bins.tile_offsets, bins.flatten_ids,
                     bins.tile_order, numba.get_num_threads(), width, height, TILE_SIZE,
                     bins.tile_width, bins.tile_height, *ctx.constants, ctx.transmittance, ctx.last,
-                    v_rgb_np, v_alpha_np, bool(ctx.absgrad), isect_grads,
+                    *ctx.rows, v_rgb_np, v_alpha_np, bool(ctx.absgrad), isect_grads,
                 )
             grads = np.zeros((m2.shape[0], GRAD_WIDTH), dtype=np_dtype)
             with threads_for(bins.n_isects):
