@@ -139,22 +139,23 @@ def _depth_order(depths: np.ndarray, visible: np.ndarray) -> np.ndarray:
     return visible[np.argsort(keys, kind="stable")]
 
 
-# The forward records where it entered each row for the backward (``_rasterize_fwd``) while that
-# takes at most this much memory; beyond it the backward enters the rows again (same results).
+# The forward records where each row's run starts and ends for the backward (``_rasterize_fwd``)
+# while that takes at most this much memory; beyond it the backward enters the rows again (the
+# same results, bit for bit).
 ROW_ENTRY_MAX_BYTES = 256 * 2**20
 
 
 def _row_entry_buffers(
     n_isects: int, dtype: np.dtype, needed: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The forward's row-entry record: ``[n_isects * TILE_SIZE]`` int8 column and ``dtype``
-    ``exp(-sigma)`` and ratio, or three empty arrays (no backward, or over
-    :data:`ROW_ENTRY_MAX_BYTES`)."""
+) -> tuple[np.ndarray, ...]:
+    """The forward's row record (``_rasterize_fwd``): ``[n_isects * TILE_SIZE]`` int8 first
+    column, ``dtype`` ``exp(-sigma)`` and ratio there, int8 end column; or four empty arrays (no
+    backward, or over :data:`ROW_ENTRY_MAX_BYTES`)."""
     slots = n_isects * TILE_SIZE
-    if not needed or slots * (1 + 2 * np.dtype(dtype).itemsize) > ROW_ENTRY_MAX_BYTES:
+    if not needed or slots * (2 + 2 * np.dtype(dtype).itemsize) > ROW_ENTRY_MAX_BYTES:
         slots = 0
     return (np.empty(slots, dtype=np.int8), np.empty(slots, dtype=dtype),
-            np.empty(slots, dtype=dtype))
+            np.empty(slots, dtype=dtype), np.empty(slots, dtype=np.int8))
 
 
 def composite_tiles(
