@@ -116,15 +116,44 @@ def test_backward_from_recorded_row_entries_equals_entering_rows_again(monkeypat
 
     scene = _needle_scene(53, dtype) if scene_name == "needles" else _diagonal_needles(dtype)
     image, grads, _ = _render(scene, dtype, absgrad=True)
-    monkeypatch.setattr(tile_compositor, "ROW_ENTRY_MAX_BYTES", 0)
+    monkeypatch.setattr(tile_compositor, "ROW_RECORD_MAX_BYTES", 0)
     again_image, again_grads, _ = _render(scene, dtype, absgrad=True)
     np.testing.assert_array_equal(image, again_image)
     for k in DIFF_KEYS:
         np.testing.assert_array_equal(grads[k], again_grads[k])
-    assert tile_compositor._row_entry_buffers(10, np.float32, True)[0].size == 0
-    monkeypatch.setattr(tile_compositor, "ROW_ENTRY_MAX_BYTES", 2**20)
-    assert tile_compositor._row_entry_buffers(10, np.float32, True)[1].size == 10 * TILE_SIZE
-    assert tile_compositor._row_entry_buffers(10, np.float32, False)[1].size == 0
+
+
+def test_row_records_are_reused_and_a_second_backward_enters_rows_again():
+    """A handed-back record serves the next forward (no fresh pages); a record is not taken
+    without a backward or past the size cap; a second backward through the same graph (its
+    record handed back after the first) gives the same gradients."""
+    from splatkit.render import tile_compositor
+
+    pool = tile_compositor.RowRecordPool()
+    first = pool.take(10, np.float32, True)
+    assert [a.size for a in first] == [10 * TILE_SIZE] * 4
+    pool.give_back(first)
+    smaller = pool.take(4, np.float32, True)
+    assert smaller[1].size == 4 * TILE_SIZE and np.shares_memory(smaller[1], first[1])
+    assert pool.take(10, np.float32, True)[1].size == 10 * TILE_SIZE  # the pool is empty now
+    assert not np.shares_memory(pool.take(10, np.float64, True)[1], first[1])
+    assert pool.take(10, np.float32, False)[0].size == 0
+    assert pool.take(10**9, np.float32, True)[0].size == 0
+
+    scene = _needle_scene(53, torch.float32)
+    params = {k: scene[k].clone().requires_grad_(True) for k in DIFF_KEYS}
+    rgb, alpha, _ = render.rasterize(
+        params["means"], params["quats"], params["scales"], params["opacities"], params["colors"],
+        scene["viewmat"], scene["K"], WIDTH, HEIGHT)
+    weights = torch.linspace(-1, 1, rgb.numel()).reshape(rgb.shape)
+    loss = (rgb * weights).sum() + alpha.sum()
+    loss.backward(retain_graph=True)
+    once = {k: v.grad.clone() for k, v in params.items()}
+    for v in params.values():
+        v.grad = None
+    loss.backward()
+    for k, v in params.items():
+        torch.testing.assert_close(v.grad, once[k], rtol=0, atol=0)
 
 
 def _diagonal_needles(dtype: torch.dtype) -> dict:
