@@ -505,6 +505,7 @@ def _rasterize_bwd(
             gc_g = np.zeros(n_pix, dtype=means2d.dtype)
             gc_b = np.zeros(n_pix, dtype=means2d.dtype)
             tile_last = -1
+            row_last = np.full(tile_size, -1, dtype=np.int64)
             for i in range(py0, py1):
                 for j in range(px0, px1):
                     p = (i - py0) * tile_size + (j - px0)
@@ -512,6 +513,7 @@ def _rasterize_bwd(
                     trans[p] = tf
                     last[p] = last_ids[image, i, j]
                     tile_last = max(tile_last, last[p])
+                    row_last[i - py0] = max(row_last[i - py0], last[p])
                     vr = v_color[image, i, j, 0]
                     vg = v_color[image, i, j, 1]
                     vb = v_color[image, i, j, 2]
@@ -573,8 +575,8 @@ def _rasterize_bwd(
                     # The forward pass's entry and recurrence, step for step: the same alpha.
                     if recorded:
                         slot = np.uint64(k * tile_size + (i - py0))
-                        if row_j[slot] < 0:
-                            continue
+                        if row_j[slot] < 0 or k > row_last[i - py0]:
+                            continue  # no run, or behind the last contributor of every pixel
                         j = px0 + row_j[slot]
                         j_end = px0 + row_end[slot]
                         e = row_e[slot]
