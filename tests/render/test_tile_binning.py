@@ -207,32 +207,3 @@ def test_depth_order_is_a_stable_argsort(dtype):
     depths[visible[10]] = -1.0  # behind: the fallback path, same order rule
     expected = visible[np.argsort(depths[visible], kind="stable")]
     np.testing.assert_array_equal(_depth_order(depths, visible), expected)
-
-
-@pytest.mark.parametrize("n_parts", [1, 2, 3, 7])
-def test_tile_lists_are_a_stable_sort_by_tile_then_depth_for_any_thread_count(n_parts):
-    """Each thread fills only its own range of tiles; every tile's list is the Gaussians that hit
-    it in depth order (ties by index), whatever the number of parts (also more than tiles)."""
-    k = _tile_kernels.compiled_kernels()
-    rng = np.random.default_rng(3)
-    n_gauss, n_tiles = 400, 5
-    counts = rng.integers(0, 4, size=n_gauss).astype(np.int32)
-    hit_start = np.zeros(n_gauss, dtype=np.int64)
-    np.cumsum(counts[:-1] + 1, out=hit_start[1:])  # one spare slot each, as unfilled box tiles
-    hit_tiles = np.full(int(hit_start[-1] + counts[-1] + 1), n_tiles, dtype=np.int64)
-    for m in range(n_gauss):
-        hit_tiles[hit_start[m]:hit_start[m] + counts[m]] = np.sort(
-            rng.choice(n_tiles, size=counts[m], replace=False))
-    order = rng.permutation(np.flatnonzero(counts > 0))
-    tile_offsets = np.zeros(n_tiles + 1, dtype=np.int64)
-    np.cumsum(np.bincount(hit_tiles, minlength=n_tiles + 1)[:n_tiles], out=tile_offsets[1:])
-    flatten_ids = np.full(int(tile_offsets[-1]), -1, dtype=np.int64)
-    k.fill_tiles(order, hit_start, counts, hit_tiles, tile_offsets, flatten_ids, n_parts)
-    rank = np.empty(n_gauss, dtype=np.int64)
-    rank[order] = np.arange(order.size)
-    for tile in range(n_tiles):
-        expected = [m for m in order
-                    if tile in hit_tiles[hit_start[m]:hit_start[m] + counts[m]]]
-        got = flatten_ids[tile_offsets[tile]:tile_offsets[tile + 1]]
-        np.testing.assert_array_equal(got, expected)
-        assert (np.diff(rank[got]) > 0).all()

@@ -173,29 +173,21 @@ def _box_tiles(means2d, radii, tile_size, tile_width, tile_height, box_counts): 
 
 
 def _fill_tiles(
-    depth_order, hit_start, counts, hit_tiles, tile_offsets, flatten_ids, n_parts,
+    depth_order, hit_start, counts, hit_tiles, tile_offsets, flatten_ids,
 ):  # pragma: no cover
     """Write each tile's Gaussian list in depth order (``depth_order`` is a stable depth argsort).
 
     Filling the buckets in global depth order is a counting sort by tile, so every tile's list is
     front to back with ties broken by index: the order of gsplat's stable radix sort of
-    ``image | tile | depth`` keys. ``n_parts`` threads each own a contiguous range of tile ids
-    and walk the whole order, writing only their own buckets: every list is written by one
-    thread in depth order, so the result is the same for any thread count.
+    ``image | tile | depth`` keys.
     """
-    n_buckets = tile_offsets.shape[0] - 1
-    for part in prange(n_parts):
-        lo = part * n_buckets // n_parts
-        hi = (part + 1) * n_buckets // n_parts
-        fill = tile_offsets[lo:hi].copy()
-        for r in range(depth_order.shape[0]):
-            m = depth_order[r]
-            for h in range(hit_start[m], hit_start[m] + counts[m]):
-                b = hit_tiles[h]
-                if b < lo or b >= hi:
-                    continue
-                flatten_ids[fill[b - lo]] = m
-                fill[b - lo] += 1
+    fill = tile_offsets[:-1].copy()
+    for r in range(depth_order.shape[0]):
+        m = depth_order[r]
+        for h in range(hit_start[m], hit_start[m] + counts[m]):
+            b = hit_tiles[h]
+            flatten_ids[fill[b]] = m
+            fill[b] += 1
 
 
 def kernel_constants(dtype: np.dtype, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -701,10 +693,11 @@ def compiled_kernels() -> SimpleNamespace:
     # expressions, so they fuse alike and the backward still sees the forward's alpha.
     parallel = functools.partial(numba.njit, parallel=True, cache=True, nogil=True,
                                  error_model="numpy", fastmath={"contract"})
+    serial = functools.partial(numba.njit, cache=True, nogil=True, error_model="numpy")
     return SimpleNamespace(
         box_tiles=parallel()(_box_tiles),
         tile_hits=parallel()(_tile_hits),
-        fill_tiles=parallel()(_fill_tiles),
+        fill_tiles=serial()(_fill_tiles),
         rasterize_fwd=parallel()(_rasterize_fwd),
         rasterize_bwd=parallel()(_rasterize_bwd),
         sum_isect_grads=parallel()(_sum_isect_grads),

@@ -82,8 +82,6 @@ def bin_gaussians_to_tiles(
     n_images, width, height
         Number and size of the images.
     """
-    import numba
-
     from splatkit.render._threading import threads_for
     from splatkit.render._tile_kernels import TILE_SLACK, compiled_kernels
 
@@ -108,9 +106,7 @@ def bin_gaussians_to_tiles(
     tile_offsets = np.zeros(n_tiles + 1, dtype=np.int64)
     np.cumsum(np.bincount(hit_tiles, minlength=n_tiles + 1)[:n_tiles], out=tile_offsets[1:])
     flatten_ids = np.empty(int(tile_offsets[-1]), dtype=np.int64)
-    with threads_for(hit_tiles.shape[0]):
-        k.fill_tiles(order, hit_start, counts, hit_tiles, tile_offsets, flatten_ids,
-                     numba.get_num_threads())
+    k.fill_tiles(order, hit_start, counts, hit_tiles, tile_offsets, flatten_ids)
     tile_order = np.argsort(-np.diff(tile_offsets), kind="stable").astype(np.int64)
     log.debug("binned %d of %d Gaussians into %d tiles: %d intersections", visible.size,
               means2d.shape[0], n_tiles, flatten_ids.shape[0])
