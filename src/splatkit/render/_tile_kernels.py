@@ -20,8 +20,10 @@ stops where the row leaves it, so ``e`` stays within ``[1/255, 1]``. Rows are en
 walks a pixel or two to this row's entry, carrying ``e`` and the ratios by products
 (:func:`_step_factors`) instead of scanning from the box's left edge and calling ``exp`` twice
 per row; ``exp`` is called a few times per (tile, Gaussian). Tiles of a box that the ellipse
-misses are not binned at all (:func:`_tile_hits`). The backward pass enters and runs rows
-exactly as the forward, so it sees the forward pass's alpha bit for bit. Arithmetic stays in the
+misses are not binned at all (:func:`_tile_hits`). The forward records where each row's run
+starts (column, ``e``, ratio) and ends, and the backward runs the same pixels from the same
+values (without a record it enters the rows again exactly as the forward), so it sees the
+forward pass's alpha bit for bit. Arithmetic stays in the
 input dtype (:func:`kernel_constants`), and per-pixel state is one array per channel. Per-pixel
 indices are cast to ``np.uint64``: numba wraps negative signed indices (a compare and select on
 every access), which it cannot prove away for ``row + j``; unsigned indices skip it (measured on
@@ -236,8 +238,8 @@ def _row_entry(
 ):  # pragma: no cover
     """The first pixel of a row inside ``sigma <= sigma_cut`` and ``exp(-sigma)`` there.
 
-    The forward and backward kernels both enter every row through this function, so they see the
-    same ``e`` bit for bit. ``cursor = (have, j, e, r, s)`` is the entry of the row above (``have``
+    The forward enters every row through this function, and so does the backward when it has no
+    row record from the forward (:func:`_rasterize_fwd`): both see the same ``e`` bit for bit. ``cursor = (have, j, e, r, s)`` is the entry of the row above (``have``
     false for a Gaussian's first row or after an empty row). From it the entry is found by
     stepping down and walking left while inside (upper half of the ellipse) or right until inside
     (lower half): a few pixels instead of a scan from the box's left edge, and ``e``, ``r`` (ratio
