@@ -23,8 +23,8 @@ per row; ``exp`` is called a few times per (tile, Gaussian). Tiles of a box that
 misses are not binned at all (:func:`_tile_hits`). The forward records where each row's run
 starts (column, ``e``, ratio) and ends, and the backward runs the same pixels from the same
 values (without a record it enters the rows again exactly as the forward), so it sees the
-forward pass's alpha bit for bit. Arithmetic stays in the
-input dtype (:func:`kernel_constants`), and per-pixel state is one array per channel. Per-pixel
+forward pass's alpha bit for bit. Arithmetic stays in the input dtype
+(:func:`kernel_constants`), and per-pixel state is one array per channel. Per-pixel
 indices are cast to ``np.uint64``: numba wraps negative signed indices (a compare and select on
 every access), which it cannot prove away for ``row + j``; unsigned indices skip it (measured on
 the 100K-Gaussian scene: forward and backward each ~11 % faster, results bit for bit the same).
@@ -239,8 +239,9 @@ def _row_entry(
     """The first pixel of a row inside ``sigma <= sigma_cut`` and ``exp(-sigma)`` there.
 
     The forward enters every row through this function, and so does the backward when it has no
-    row record from the forward (:func:`_rasterize_fwd`): both see the same ``e`` bit for bit. ``cursor = (have, j, e, r, s)`` is the entry of the row above (``have``
-    false for a Gaussian's first row or after an empty row). From it the entry is found by
+    row record from the forward (:func:`_rasterize_fwd`): both see the same ``e`` bit for bit.
+    ``cursor = (have, j, e, r, s)`` is the entry of the row above (``have`` false for a
+    Gaussian's first row or after an empty row). From it the entry is found by
     stepping down and walking left while inside (upper half of the ellipse) or right until inside
     (lower half): a few pixels instead of a scan from the box's left edge, and ``e``, ``r`` (ratio
     to the right) and ``s`` (ratio down) follow by products with the :func:`_step_factors`
@@ -394,13 +395,15 @@ def _rasterize_fwd(
                         jx0, jx1, mx, dy, cy, sy, ca_h, cb, cc_h, sigma_cut, centres, one, steps,
                         cursor,
                     )
+                    slot = np.uint64(k * tile_size + (i - py0))
+                    if j >= jx1:
+                        if record:
+                            row_j[slot] = -1
+                        continue
                     if record:
-                        slot = np.uint64(k * tile_size + (i - py0))
-                        row_j[slot] = j - px0 if j < jx1 else -1
+                        row_j[slot] = j - px0
                         row_e[slot] = e
                         row_r[slot] = r
-                    if j >= jx1:
-                        continue
                     while True:
                         p = np.uint64(row + j)
                         tp = trans[p]
@@ -428,7 +431,7 @@ def _rasterize_fwd(
                         e *= r
                         r *= q
                     if record:
-                        row_end[np.uint64(k * tile_size + (i - py0))] = j - px0
+                        row_end[slot] = j - px0
             for i in range(py0, py1):
                 for j in range(px0, px1):
                     p = (i - py0) * tile_size + (j - px0)
