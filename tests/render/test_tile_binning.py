@@ -207,3 +207,28 @@ def test_depth_order_is_a_stable_argsort(dtype):
     depths[visible[10]] = -1.0  # behind: the fallback path, same order rule
     expected = visible[np.argsort(depths[visible], kind="stable")]
     np.testing.assert_array_equal(_depth_order(depths, visible), expected)
+
+
+def test_tile_lists_are_front_to_back_and_locality_order_groups_by_first_tile():
+    """Each tile's list (``flatten_ids = local_order[local_ids]``) holds the Gaussians binned to
+    it sorted by depth, ties by index; ``local_order`` holds every binned Gaussian once, grouped
+    by first binned tile in row-major order (index order within a group); and the compositing
+    inputs gathered in that order are the rows of the originals."""
+    scene = _needle_scene(53, torch.float32)
+    _, _, info = _render(scene, torch.float32)
+    bins = _bins(info)
+    depths = info["depths"][0].detach().numpy()
+    binned = _tiles_of(bins)
+    visible = np.flatnonzero(bins.tiles_per_gauss > 0)
+    assert sorted(binned) == visible.tolist() and visible.size > 5
+    for tile in range(bins.tile_offsets.shape[0] - 1):
+        ids = bins.flatten_ids[bins.tile_offsets[tile]:bins.tile_offsets[tile + 1]]
+        members = np.array(sorted(g for g, tiles in binned.items() if tile in tiles), dtype=int)
+        np.testing.assert_array_equal(ids, members[np.argsort(depths[members], kind="stable")])
+    first = {g: min(tiles) for g, tiles in binned.items()}
+    np.testing.assert_array_equal(bins.local_order, sorted(visible, key=lambda g: (first[g], g)))
+    m2 = info["means2d"][0].detach().numpy()
+    radii = info["radii"][0].numpy()
+    gathered = bins.gather_local(m2, m2[:, [0, 1, 0]], m2[:, [1, 0, 1]], m2[:, 0], radii)
+    np.testing.assert_array_equal(gathered[0], m2[bins.local_order])
+    np.testing.assert_array_equal(gathered[4], radii[bins.local_order])

@@ -32,29 +32,59 @@ class TileBins:
     ----------
     tile_offsets
         ``[n_images * tile_height * tile_width + 1]`` int64 start of each tile's list in
-        ``flatten_ids`` (the last entry is the number of intersections).
-    flatten_ids
-        ``[n_isects]`` int64 flat Gaussian index (into the ``[M, ...]`` flattened inputs).
+        ``local_ids`` (the last entry is the number of intersections).
     tiles_per_gauss
         ``[M]`` int32 number of tiles each Gaussian is binned to (those of its box that its
         ``alpha >= 1/255`` ellipse touches).
     tile_order
         ``[n_images * tiles]`` int64 order in which the threads take the tiles (longest list
         first, so the parallel loop ends balanced: each thread takes the next tile when done).
+    local_order
+        ``[V]`` int64 flat index of each binned Gaussian, in locality order (by first binned
+        tile, then depth): :meth:`gather_local` lays the compositing inputs out in this order.
+    local_ids
+        ``[n_isects]`` int64 the tiles' lists, front to back, as positions in ``local_order``.
     """
 
     tile_width: int
     tile_height: int
     n_images: int
     tile_offsets: np.ndarray
-    flatten_ids: np.ndarray
     tiles_per_gauss: np.ndarray
     tile_order: np.ndarray
+    local_order: np.ndarray
+    local_ids: np.ndarray
 
     @property
     def n_isects(self) -> int:
         """Number of (tile, Gaussian) intersections."""
-        return int(self.flatten_ids.shape[0])
+        return int(self.local_ids.shape[0])
+
+    @property
+    def flatten_ids(self) -> np.ndarray:
+        """``[n_isects]`` int64 flat Gaussian index (into the ``[M, ...]`` flattened inputs) of
+        each list entry: gsplat's ``flatten_ids``."""
+        return self.local_order[self.local_ids]
+
+    def gather_local(
+        self, means2d: np.ndarray, conics: np.ndarray, colors: np.ndarray, opacities: np.ndarray,
+        radii: np.ndarray,
+    ) -> tuple[np.ndarray, ...]:
+        """The compositing inputs (``[M, 2]``, ``[M, 3]``, ``[M, 3]``, ``[M]``, ``[M, 2]``) as
+        ``[V, ...]`` rows in locality order, for the compositing kernels with ``local_ids``: a
+        tile's Gaussians then lie close together in memory instead of anywhere in ``M``
+        (100K-Gaussian view: compositing kernels 0.87x, the same bits)."""
+        from splatkit.render._threading import threads_for
+        from splatkit.render._tile_kernels import compiled_kernels
+
+        v = self.local_order.shape[0]
+        out = (np.empty((v, 2), means2d.dtype), np.empty((v, 3), conics.dtype),
+               np.empty((v, 3), colors.dtype), np.empty(v, opacities.dtype),
+               np.empty((v, 2), radii.dtype))
+        with threads_for(v):
+            compiled_kernels().gather_rows(self.local_order, means2d, conics, colors, opacities,
+                                           radii, *out)
+        return out
 
 
 def bin_gaussians_to_tiles(
@@ -105,19 +135,21 @@ def bin_gaussians_to_tiles(
     order = _depth_order(depths, visible)
     tile_offsets = np.zeros(n_tiles + 1, dtype=np.int64)
     np.cumsum(np.bincount(hit_tiles, minlength=n_tiles + 1)[:n_tiles], out=tile_offsets[1:])
-    flatten_ids = np.empty(int(tile_offsets[-1]), dtype=np.int64)
-    k.fill_tiles(order, hit_start, counts, hit_tiles, tile_offsets, flatten_ids)
+    local_ids = np.empty(int(tile_offsets[-1]), dtype=np.int64)
+    local_order = np.empty(order.shape[0], dtype=np.int64)
+    k.fill_tiles(order, hit_start, counts, hit_tiles, tile_offsets, local_ids, local_order)
     tile_order = np.argsort(-np.diff(tile_offsets), kind="stable").astype(np.int64)
     log.debug("binned %d of %d Gaussians into %d tiles: %d intersections", visible.size,
-              means2d.shape[0], n_tiles, flatten_ids.shape[0])
+              means2d.shape[0], n_tiles, local_ids.shape[0])
     return TileBins(
         tile_width=tile_width,
         tile_height=tile_height,
         n_images=n_images,
         tile_offsets=tile_offsets,
-        flatten_ids=flatten_ids,
         tiles_per_gauss=counts,
         tile_order=tile_order,
+        local_order=local_order,
+        local_ids=local_ids,
     )
 
 
@@ -294,6 +326,7 @@ def _make_function() -> Any:
                 colors.reshape(-1, 3).to(dtype), opacities.reshape(-1).to(dtype),
             )
             rad = radii.reshape(-1, 2).contiguous().numpy()
+            m2, co, cl, op, rad = bins.gather_local(m2, co, cl, op, rad)
             bg = background.detach().reshape(c, 3).contiguous().numpy()
             np_dtype = m2.dtype
             out_color = np.empty((c, height, width, 3), dtype=np_dtype)
@@ -303,7 +336,7 @@ def _make_function() -> Any:
             rows = ROW_RECORDS.take(bins.n_isects, np_dtype, record)
             with threads_for(bins.n_isects):
                 k.rasterize_fwd(
-                    m2, co, cl, op, rad, bg, bins.tile_offsets, bins.flatten_ids,
+                    m2, co, cl, op, rad, bg, bins.tile_offsets, bins.local_ids,
                     bins.tile_order, numba.get_num_threads(), width, height, TILE_SIZE,
                     bins.tile_width, bins.tile_height, consts, centres, out_color, out_t, out_last,
                     *rows,
@@ -338,7 +371,7 @@ def _make_function() -> Any:
             rows = ctx.rows if ctx.rows is not None else ROW_RECORDS.take(0, np_dtype, False)
             with threads_for(bins.n_isects):
                 k.rasterize_bwd(
-                    m2, co, cl, op, rad, bg, bins.tile_offsets, bins.flatten_ids,
+                    m2, co, cl, op, rad, bg, bins.tile_offsets, bins.local_ids,
                     bins.tile_order, numba.get_num_threads(), width, height, TILE_SIZE,
                     bins.tile_width, bins.tile_height, *ctx.constants, ctx.transmittance, ctx.last,
                     *rows, v_rgb_np, v_alpha_np, bool(ctx.absgrad), isect_grads,
@@ -346,9 +379,11 @@ def _make_function() -> Any:
             if ctx.rows is not None:  # a second backward (retain_graph) enters the rows again
                 ROW_RECORDS.give_back(ctx.rows)
                 ctx.rows = None
-            grads = np.zeros((m2.shape[0], GRAD_WIDTH), dtype=np_dtype)
+            n_flat = ctx.shapes[0][0] * ctx.shapes[0][1]  # C * N: the kernels' inputs hold V <= that
+            grads = np.zeros((n_flat, GRAD_WIDTH), dtype=np_dtype)
             with threads_for(bins.n_isects):
-                k.sum_isect_grads(bins.flatten_ids, isect_grads, grads, numba.get_num_threads())
+                k.sum_isect_grads(bins.local_ids, isect_grads, bins.local_order, grads,
+                                  numba.get_num_threads())
             grads_t = torch.from_numpy(grads)
             s_means, s_conics, s_colors, s_opac = ctx.shapes
             d_conics, d_colors, d_opac = ctx.dtypes
