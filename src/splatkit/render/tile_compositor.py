@@ -41,7 +41,7 @@ class TileBins:
         first, so the parallel loop ends balanced: each thread takes the next tile when done).
     local_order
         ``[V]`` int64 flat index of each binned Gaussian, in locality order (by first binned
-        tile, then depth): :meth:`gather_local` lays the compositing inputs out in this order.
+        tile, then index): :meth:`gather_local` lays the compositing inputs out in this order.
     local_ids
         ``[n_isects]`` int64 the tiles' lists, front to back, as positions in ``local_order``.
     """
