@@ -399,8 +399,7 @@ def _rasterize_fwd(
             px1 = min(px0 + tile_size, width)
             py1 = min(py0 + tile_size, height)
             px = np.zeros((n_pix, 4), dtype=means2d.dtype)  # T (< 0: stopped, -T final), rgb
-            for p in range(n_pix):
-                px[p, 0] = one
+            px[:, 0] = one
             last = np.full(n_pix, -1, dtype=np.int64)
             n_active = (px1 - px0) * (py1 - py0)
             for k in range(tile_offsets[t], tile_offsets[t + 1]):
@@ -714,7 +713,8 @@ def compiled_kernels() -> SimpleNamespace:
     -------
     SimpleNamespace
         ``box_tiles``, ``tile_hits``, ``fill_tiles``, ``gather_rows``, ``rasterize_fwd``,
-        ``rasterize_bwd``, ``sum_isect_grads``: numba dispatchers, specialised lazily per dtype on first call.
+        ``rasterize_bwd``, ``sum_isect_grads``: numba dispatchers, specialised lazily per dtype
+        on first call.
     """
     import numba
 

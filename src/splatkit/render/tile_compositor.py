@@ -379,7 +379,8 @@ def _make_function() -> Any:
             if ctx.rows is not None:  # a second backward (retain_graph) enters the rows again
                 ROW_RECORDS.give_back(ctx.rows)
                 ctx.rows = None
-            n_flat = ctx.shapes[0][0] * ctx.shapes[0][1]  # C * N: the kernels' inputs hold V <= that
+            # [C * N] Gaussians; the kernels' inputs hold only the V binned ones.
+            n_flat = ctx.shapes[0][0] * ctx.shapes[0][1]
             grads = np.zeros((n_flat, GRAD_WIDTH), dtype=np_dtype)
             with threads_for(bins.n_isects):
                 k.sum_isect_grads(bins.local_ids, isect_grads, bins.local_order, grads,
